@@ -1,11 +1,13 @@
 //! `nnunet`: the command-line front end. Parsing and wiring only; the work is in the library crates.
 
+mod allocator;
 mod commands;
 
 use clap::{Parser, Subcommand};
 
 // `inventory` only collects from linked crates: name every built-in crate here.
 use nnunet_datasets as _;
+use nnunet_inference as _;
 use nnunet_losses as _;
 use nnunet_networks as _;
 use nnunet_planning as _;
@@ -60,9 +62,24 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Score predictions against references and write summary.json (nnUNetv2_evaluate_folder).
     Evaluate(commands::predict::EvaluateArgs),
+    /// Average the saved probabilities of several prediction folders (nnUNetv2_ensemble).
+    Ensemble(commands::ensemble::EnsembleArgs),
+    /// Choose (on cross-validation) or apply postprocessing (keep the largest component, ...).
+    Postprocess {
+        #[command(subcommand)]
+        command: commands::postprocess::PostprocessCommand,
+    },
+    /// Rank trained configurations by cross-validation Dice; write the inference instructions
+    /// (nnUNetv2_find_best_configuration).
+    FindBest(commands::find_best::FindBestArgs),
+    /// PNG overlays: image + label contours, ground truth and prediction side by side.
+    Overlay(commands::overlay::OverlayArgs),
+    /// Train and cross-validate several networks on one budget; write a table and a chart.
+    Compare(commands::compare::CompareArgs),
 }
 
 fn main() {
+    allocator::tune();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NNUNET_LOG")
@@ -87,6 +104,11 @@ fn main() {
         Command::Run(args) => commands::train::run_toml(args),
         Command::Predict(args) => commands::predict::run_predict(args),
         Command::Evaluate(args) => commands::predict::run_evaluate(args),
+        Command::Ensemble(args) => commands::ensemble::run(args),
+        Command::Postprocess { command } => commands::postprocess::run(command),
+        Command::FindBest(args) => commands::find_best::run(args),
+        Command::Overlay(args) => commands::overlay::run(args),
+        Command::Compare(args) => commands::compare::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

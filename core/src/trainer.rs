@@ -33,6 +33,9 @@ pub struct TrainingOptions {
     pub oversample_foreground: f64,
     pub deep_supervision: bool,
     pub seed: u64,
+    /// Overrides the plans' batch size (nnU-Net users edit the plans for this). `None`: the
+    /// plans'. Comparisons on a CPU use it to put every network on one small batch.
+    pub batch_size: Option<usize>,
 }
 
 impl Default for TrainingOptions {
@@ -51,6 +54,7 @@ impl Default for TrainingOptions {
             oversample_foreground: 0.33,
             deep_supervision: true,
             seed: 12345,
+            batch_size: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Fingerprint speed: ours (`nnunet_datasets::fingerprint`) against nnU-Net v2's
 //! `nnUNetv2_extract_fingerprint -d 4 -np 2 --clean`, on the Hippocampus training split (or its
 //! first `--cases N` cases), in the same run, both with 2 workers. Writes a table into
-//! `docs/benchmarks.md` (between the `fingerprint` markers) with `--write-docs`.
+//! `docs/benchmarks.md` (its `datasets/fingerprint` section) with `--write-docs`.
 //!
 //! ```text
 //! cargo bench -p nnunet-datasets --bench fingerprint -- [--cases N] [--repeats R] [--write-docs]
@@ -10,14 +10,13 @@
 //! nnU-Net is found at `/work/peer/venv/bin/nnUNetv2_extract_fingerprint` or `$NNUNET_V2_BIN`
 //! (the folder holding it); when absent only our time is reported.
 
+use nnunet_bench_support::{docs_file, write_section};
 use nnunet_datasets::fingerprint::extract_fingerprint;
 use nnunet_datasets::raw::RawDataset;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const START: &str = "<!-- fingerprint-benchmark:start -->";
-const END: &str = "<!-- fingerprint-benchmark:end -->";
 const WORKERS: usize = 2;
 
 struct Options {
@@ -160,7 +159,7 @@ fn main() {
     if options.write_docs {
         let cpus = std::thread::available_parallelism().map_or(0, |c| c.get());
         let mut table = format!(
-            "{START}\n## Fingerprint extraction (Dataset004_Hippocampus, {n} training cases)\n\n\
+            "## Fingerprint extraction (Dataset004_Hippocampus, {n} training cases)\n\n\
              `cargo bench -p nnunet-datasets --bench fingerprint -- --write-docs` \
              ({} run(s), median; {WORKERS} workers each; machine with {cpus} CPUs)\n\n\
              | implementation | seconds |\n|---|---|\n| nnunet-rs `nnunet fingerprint` | {ours:.2} |\n",
@@ -173,14 +172,8 @@ fn main() {
                 t / ours
             ));
         }
-        table.push_str(END);
-        let path = repo.join("docs/benchmarks.md");
-        let old = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
-        let new = match (old.find(START), old.find(END)) {
-            (Some(a), Some(b)) if b > a => format!("{}{table}{}", &old[..a], &old[b + END.len()..]),
-            _ => format!("{}\n{table}\n", old.trim_end()),
-        };
-        nnunet_core::atomic::write_bytes(&path, new.as_bytes()).expect("write docs/benchmarks.md");
+        let path = docs_file(env!("CARGO_MANIFEST_DIR"));
+        write_section(&path, "datasets/fingerprint", &table).expect("write docs/benchmarks.md");
         println!("table written to {}", path.display());
     }
 }

@@ -34,7 +34,8 @@ impl Target {
         }
     }
 
-    fn contains(&self, value: i16) -> bool {
+    /// Whether a voxel of this value belongs to the target.
+    pub fn contains(&self, value: i16) -> bool {
         match self {
             Target::Label(v) => i64::from(value) == *v,
             Target::Region(vs) => vs.contains(&i64::from(value)),
@@ -306,6 +307,18 @@ pub fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
     nnunet_core::atomic::write_bytes(path, &summary_json(summary))
 }
 
+/// The names of the files in `dir` ending in `ending` (hidden files skipped), sorted.
+pub fn files_with_ending(dir: &Path, ending: &str) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| nnunet_core::Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(ending) && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Scores every prediction in `prediction` (files ending in the dataset's `file_ending`) against
 /// the file of the same name in `reference`, as `nnUNetv2_evaluate_folder`; every reference
 /// file must have a prediction. Writes `summary.json` to `output` when given.
@@ -315,20 +328,9 @@ pub fn evaluate_folders(
     dataset: &DatasetDescriptor,
     output: Option<&Path>,
 ) -> Result<Summary> {
-    use rayon::prelude::*;
     let ending = &dataset.file_ending;
-    let list = |dir: &Path| -> Result<Vec<String>> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| nnunet_core::Error::io(dir, e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(ending.as_str()) && !n.starts_with('.'))
-            .collect();
-        names.sort();
-        Ok(names)
-    };
-    let predicted = list(prediction)?;
-    let missing: Vec<String> = list(reference)?
+    let predicted = files_with_ending(prediction, ending)?;
+    let missing: Vec<String> = files_with_ending(reference, ending)?
         .into_iter()
         .filter(|n| !predicted.contains(n))
         .collect();
@@ -347,30 +349,36 @@ pub fn evaluate_folders(
             ),
         ));
     }
+    evaluate_cases(reference, prediction, &predicted, dataset, output)
+}
+
+/// Scores the files `names` of `prediction` against the files of the same names in
+/// `reference` (nnU-Net's `compute_metrics_on_folder` with `chill=True` over these cases).
+/// Writes `summary.json` to `output` when given.
+pub fn evaluate_cases(
+    reference: &Path,
+    prediction: &Path,
+    names: &[String],
+    dataset: &DatasetDescriptor,
+    output: Option<&Path>,
+) -> Result<Summary> {
+    use rayon::prelude::*;
     let targets = targets(dataset)?;
     let ignore = dataset.ignore_label();
-    let cases = predicted
+    let cases = names
         .par_iter()
         .map(|name| {
             let ref_path = reference.join(name);
             let pred_path = prediction.join(name);
             let r = nnunet_datasets::io::read_label(&ref_path)?;
             let p = nnunet_datasets::io::read_label(&pred_path)?;
-            if r.shape != p.shape {
-                return Err(nnunet_core::Error::invalid_file(
-                    &pred_path,
-                    format!(
-                        "shape {:?} differs from the reference's {:?}",
-                        p.shape, r.shape
-                    ),
-                ));
-            }
-            let metrics = case_metrics(&r.data, &p.data, &targets, ignore);
-            Ok((
-                ref_path.display().to_string(),
-                pred_path.display().to_string(),
-                metrics,
-            ))
+            score_case(&r, &p, &pred_path, &targets, ignore).map(|metrics| {
+                (
+                    ref_path.display().to_string(),
+                    pred_path.display().to_string(),
+                    metrics,
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let summary = summarize(&targets, cases);
@@ -378,6 +386,31 @@ pub fn evaluate_folders(
         write_summary(path, &summary)?;
     }
     Ok(summary)
+}
+
+/// The metrics of `prediction` (read from `pred_path`) against `reference`; the shapes must agree.
+pub fn score_case(
+    reference: &nnunet_core::LabelMap,
+    prediction: &nnunet_core::LabelMap,
+    pred_path: &Path,
+    targets: &[Target],
+    ignore: Option<i64>,
+) -> Result<Vec<Metrics>> {
+    if reference.shape != prediction.shape {
+        return Err(nnunet_core::Error::invalid_file(
+            pred_path,
+            format!(
+                "shape {:?} differs from the reference's {:?}",
+                prediction.shape, reference.shape
+            ),
+        ));
+    }
+    Ok(case_metrics(
+        &reference.data,
+        &prediction.data,
+        targets,
+        ignore,
+    ))
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! From logits in preprocessed space back to a label map in the input's own geometry, as
 //! nnU-Net's `convert_predicted_logits_to_segmentation_with_correct_shape`: resample the logits
 //! to the cropped shape (linear; in-plane then nearest out-of-plane for anisotropic spacing),
-//! softmax and argmax, paste into the crop box, undo the transpose.
+//! softmax and argmax (or sigmoid and region painting, [`crate::label_handling`]), paste into
+//! the crop box, undo the transpose. Optionally the probabilities too, pasted the same way with
+//! background probability 1 outside the box, as `--save_probabilities` stores them.
 //!
 //! The resampling runs as tch ops (`upsample_trilinear3d` / `upsample_bilinear2d` with
 //! `align_corners = false`, which is skimage's order-1 `resize` with edge mode), on whatever
 //! device the logits are — on a GPU this removes nnU-Net's slow CPU export.
 
+use crate::label_handling::LabelHandling;
 use nnunet_core::tch::{Device, Kind, Tensor};
 use nnunet_core::{Error, LabelMap, Result};
 use nnunet_planning::preprocessed_format::CaseProperties;
@@ -53,23 +56,57 @@ pub fn resample_logits(
         .contiguous())
 }
 
-/// `out[i] = in[j]` where `in` is `shape` transposed by `order` (numpy `transpose(order)`).
-fn transpose_i16(data: &[i16], shape: [usize; 3], order: [usize; 3]) -> (Vec<i16>, [usize; 3]) {
-    let new_shape = [shape[order[0]], shape[order[1]], shape[order[2]]];
-    (
-        nnunet_planning::preprocess::transpose(data, shape, order),
-        new_shape,
-    )
+/// A prediction in the input's own geometry.
+#[derive(Debug)]
+pub struct Exported {
+    pub segmentation: LabelMap,
+    /// `(C, z, y, x)` float32 on the CPU, when asked for: the softmax (or region sigmoids),
+    /// background 1 outside the crop box (0 for regions), transpose undone — what nnU-Net
+    /// saves with `--save_probabilities`.
+    pub probabilities: Option<Tensor>,
 }
 
-/// The label map, in the input's geometry, for `logits` `(K, *preprocessed shape)` of a case
-/// with `properties`, under a plans' `transpose_backward`.
-pub fn export_segmentation(
+/// Pastes `(K, *crop)` into `(K, *full)` at `bbox` (channel `k` filled with `fill(k)` outside)
+/// and undoes the transpose: numpy `transpose([0, *(b + 1 for b in backward)])`.
+fn uncrop_and_untranspose(
+    cropped: &Tensor,
+    full: [usize; 3],
+    bbox: [[usize; 2]; 3],
+    fill: impl Fn(usize) -> f64,
+    backward: [usize; 3],
+) -> Result<Tensor> {
+    let channels = cropped.size()[0];
+    let mut shape = vec![channels];
+    shape.extend(full.iter().map(|&s| s as i64));
+    let out = Tensor::f_zeros(shape.as_slice(), (cropped.kind(), cropped.device()))?;
+    for k in 0..channels {
+        let value = fill(k as usize);
+        if value != 0.0 {
+            let _ = out.f_select(0, k)?.f_fill_(value)?;
+        }
+    }
+    let mut window = out.shallow_clone();
+    for (axis, [start, end]) in bbox.iter().enumerate() {
+        window = window.f_narrow(axis as i64 + 1, *start as i64, (end - start) as i64)?;
+    }
+    window.f_copy_(cropped)?;
+    let order: Vec<i64> = std::iter::once(0)
+        .chain(backward.iter().map(|&b| b as i64 + 1))
+        .collect();
+    Ok(out.f_permute(order.as_slice())?.f_contiguous()?)
+}
+
+/// The label map (and, with `with_probabilities`, the probabilities) in the input's geometry for
+/// `logits` `(K, *preprocessed shape)` of a case with `properties`, under a plans' transposes,
+/// as nnU-Net's `convert_predicted_logits_to_segmentation_with_correct_shape`.
+pub fn export_prediction(
     logits: &Tensor,
     properties: &CaseProperties,
     transpose_forward: [usize; 3],
     transpose_backward: [usize; 3],
-) -> Result<LabelMap> {
+    labels: &LabelHandling,
+    with_probabilities: bool,
+) -> Result<Exported> {
     let t = transpose_forward;
     let original_spacing = [
         properties.spacing[t[0]],
@@ -79,35 +116,71 @@ pub fn export_segmentation(
     let cropped = properties.shape_after_cropping_and_before_resampling;
     let axis = separate_z_axis(&properties.spacing_after_resampling, &original_spacing);
     let logits = resample_logits(&logits.f_to_kind(Kind::Float)?, cropped, axis)?;
-    let seg = logits
-        .f_softmax(0, Kind::Float)?
-        .f_argmax(0, false)?
-        .f_to_kind(Kind::Int16)?
-        .f_to_device(Device::Cpu)?
-        .f_contiguous()?;
-    let seg: Vec<i16> = Vec::<i16>::try_from(seg.f_flatten(0, -1)?)
-        .map_err(|e| Error::Invalid(format!("segmentation to host: {e}")))?;
-
-    // Paste into the crop box of the transposed, uncropped shape.
+    let (seg, probabilities) = if with_probabilities {
+        let p = labels.probabilities(&logits)?;
+        (labels.segmentation(&p)?, Some(p))
+    } else {
+        (labels.segmentation_from_logits(&logits)?, None)
+    };
+    drop(logits);
     let full = properties.shape_before_cropping;
     let bbox = properties.bbox_used_for_cropping;
-    let mut pasted = vec![0i16; full.iter().product()];
-    let mut i = 0;
-    for z in bbox[0][0]..bbox[0][1] {
-        for y in bbox[1][0]..bbox[1][1] {
-            let row = (z * full[1] + y) * full[2];
-            let width = bbox[2][1] - bbox[2][0];
-            pasted[row + bbox[2][0]..row + bbox[2][1]].copy_from_slice(&seg[i..i + width]);
-            i += width;
-        }
-    }
-    let (data, shape) = transpose_i16(&pasted, full, transpose_backward);
-    Ok(LabelMap {
-        shape,
-        data,
-        geometry: properties.geometry.clone(),
-        is_2d: properties.is_2d,
+    let seg = uncrop_and_untranspose(
+        &seg.f_unsqueeze(0)?,
+        full,
+        bbox,
+        |_| 0.0,
+        transpose_backward,
+    )?
+    .f_to_device(Device::Cpu)?;
+    let shape = [
+        full[transpose_backward[0]],
+        full[transpose_backward[1]],
+        full[transpose_backward[2]],
+    ];
+    let data: Vec<i16> = Vec::<i16>::try_from(seg.f_flatten(0, -1)?)
+        .map_err(|e| Error::Invalid(format!("segmentation to host: {e}")))?;
+    let probabilities = probabilities
+        .map(|p| {
+            uncrop_and_untranspose(
+                &p,
+                full,
+                bbox,
+                |k| labels.outside_crop(k),
+                transpose_backward,
+            )?
+            .f_to_device(Device::Cpu)
+            .map_err(Error::from)
+        })
+        .transpose()?;
+    Ok(Exported {
+        segmentation: LabelMap {
+            shape,
+            data,
+            geometry: properties.geometry.clone(),
+            is_2d: properties.is_2d,
+        },
+        probabilities,
     })
+}
+
+/// The label map of a softmax (non-region) model, in the input's geometry; see
+/// [`export_prediction`] for region-based datasets and probabilities.
+pub fn export_segmentation(
+    logits: &Tensor,
+    properties: &CaseProperties,
+    transpose_forward: [usize; 3],
+    transpose_backward: [usize; 3],
+) -> Result<LabelMap> {
+    Ok(export_prediction(
+        logits,
+        properties,
+        transpose_forward,
+        transpose_backward,
+        &LabelHandling::Softmax,
+        false,
+    )?
+    .segmentation)
 }
 
 #[cfg(test)]
@@ -133,5 +206,82 @@ mod tests {
         assert_eq!(out.size(), [1, 8, 6, 6]);
         let column: Vec<f32> = Vec::try_from(out.select(2, 0).select(2, 0).flatten(0, -1)).unwrap();
         assert_eq!(column, vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+    }
+
+    fn properties(full: [usize; 3], bbox: [[usize; 2]; 3]) -> CaseProperties {
+        let crop = [
+            bbox[0][1] - bbox[0][0],
+            bbox[1][1] - bbox[1][0],
+            bbox[2][1] - bbox[2][0],
+        ];
+        CaseProperties {
+            format: String::new(),
+            data_shape: [1, crop[0], crop[1], crop[2]],
+            data_dtype: String::new(),
+            seg_dtype: String::new(),
+            spacing: [1.0; 3],
+            spacing_after_resampling: [1.0; 3],
+            geometry: Default::default(),
+            is_2d: false,
+            shape_before_cropping: full,
+            bbox_used_for_cropping: bbox,
+            shape_after_cropping_and_before_resampling: crop,
+            class_locations: Default::default(),
+            plans_digest: String::new(),
+        }
+    }
+
+    #[test]
+    fn probabilities_are_pasted_with_background_one_and_transposed_back() {
+        // Transposed (preprocessed-space) full shape (3, 4, 5); the crop box is 2×2×2.
+        let props = properties([3, 4, 5], [[1, 3], [1, 3], [2, 4]]);
+        let logits = Tensor::randn([3, 2, 2, 2], (Kind::Float, Device::Cpu));
+        // transpose_forward (1, 0, 2) is its own inverse.
+        let out = export_prediction(
+            &logits,
+            &props,
+            [1, 0, 2],
+            [1, 0, 2],
+            &LabelHandling::Softmax,
+            true,
+        )
+        .unwrap();
+        assert_eq!(out.segmentation.shape, [4, 3, 5]);
+        let probs = out.probabilities.unwrap();
+        assert_eq!(probs.size(), [3, 4, 3, 5]);
+        let sums = probs.sum_dim_intlist(0, false, Kind::Float);
+        assert!((sums - 1.0).abs().max().double_value(&[]) < 1e-5);
+        // Outside the box: background probability 1, label 0.
+        assert_eq!(probs.double_value(&[0, 0, 0, 0]), 1.0);
+        assert_eq!(probs.double_value(&[1, 3, 2, 4]), 0.0);
+        // Inside: voxel (z, y, x) = (0, 1, 0) of the crop sits at transposed (1, 2, 2), i.e.
+        // original (2, 1, 2); its probabilities are the softmax of its logits.
+        let expected = logits
+            .select(1, 0)
+            .select(1, 1)
+            .select(1, 0)
+            .softmax(0, Kind::Float);
+        let got = probs.select(1, 2).select(1, 1).select(1, 2);
+        assert!((got - &expected).abs().max().double_value(&[]) < 1e-6);
+        // The segmentation is the argmax of the saved probabilities everywhere.
+        let seg = Tensor::from_slice(&out.segmentation.data).view([4, 3, 5]);
+        assert!(seg.equal(&probs.argmax(0, false).to_kind(Kind::Int16)));
+        // Without probabilities the same segmentation comes out.
+        let plain = export_segmentation(&logits, &props, [1, 0, 2], [1, 0, 2]).unwrap();
+        assert_eq!(plain.data, out.segmentation.data);
+    }
+
+    #[test]
+    fn regions_are_zero_outside_the_box() {
+        let props = properties([2, 2, 2], [[0, 1], [0, 2], [0, 2]]);
+        let logits = Tensor::full([2, 1, 2, 2], 3.0, (Kind::Float, Device::Cpu));
+        let regions = LabelHandling::Regions {
+            class_order: vec![1, 2],
+        };
+        let out = export_prediction(&logits, &props, [0, 1, 2], [0, 1, 2], &regions, true).unwrap();
+        let probs = out.probabilities.unwrap();
+        assert_eq!(probs.double_value(&[0, 1, 0, 0]), 0.0);
+        assert!(probs.double_value(&[0, 0, 0, 0]) > 0.9);
+        assert_eq!(out.segmentation.data, vec![2, 2, 2, 2, 0, 0, 0, 0]);
     }
 }

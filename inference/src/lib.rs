@@ -1,13 +1,23 @@
 //! Inference: from trained folds to segmentations in the original geometry, scored the way
 //! nnU-Net scores them.
 //!
-//! Now: the sliding-window tiling and Gaussian importance map ([`sliding_window`]), the
-//! sliding-window predictor with mirroring ([`predictor`]), and the evaluation metrics and
-//! `summary.json` ([`evaluation`]). The predictor, export, ensembling and
-//! postprocessors arrive with the rest of issue #7.
+//! The sliding-window tiling and Gaussian importance map ([`sliding_window`]), the
+//! sliding-window predictor with mirroring ([`predictor`]), `nnunet predict` ([`predict`],
+//! [`export`], [`label_handling`], [`probabilities`]), ensembling ([`ensemble`]), the
+//! evaluation metrics and `summary.json` ([`evaluation`]), end-of-fold validation
+//! ([`validation`]), merged cross-validation results ([`crossval`]), postprocessors and their
+//! choice ([`postprocess`]), `find-best` ([`find_best`]) and overlays ([`overlay`]).
 
+pub mod crossval;
+pub mod ensemble;
 pub mod evaluation;
 pub mod export;
+pub mod find_best;
+pub mod label_handling;
+pub mod overlay;
+pub mod postprocess;
 pub mod predict;
 pub mod predictor;
+pub mod probabilities;
 pub mod sliding_window;
+pub mod validation;

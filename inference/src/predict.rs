@@ -6,9 +6,18 @@
 //! logits, export to the input's geometry ([`crate::export`]) and write in the input's format.
 //! Reading + preprocessing, prediction, and export + writing run on three threads joined by
 //! bounded queues, so the network does not wait for the disk.
+//!
+//! With [`FolderOptions::save_probabilities`] each case's probabilities are written beside its
+//! segmentation ([`crate::probabilities`]). A cascade configuration (one with a
+//! `previous_stage`) takes the previous stage's segmentation of each case from
+//! [`FolderOptions::prev_stage`], preprocessed like a training label (crop, nearest-label
+//! resampling) and appended to the image as one channel per foreground label
+//! ([`append_previous_stage`]), as `predict_from_files(folder_with_segs_from_prev_stage=…)`.
 
-use crate::export::export_segmentation;
+use crate::export::export_prediction;
+use crate::label_handling::{LabelHandling, foreground_labels};
 use crate::predictor::SlidingWindow;
+use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor, nn::VarStore};
 use nnunet_core::{
     DatasetDescriptor, Error, Network, NetworkSpec, Plans, Registry, Result, atomic,
@@ -39,6 +48,13 @@ pub struct PredictOptions {
 pub struct Model {
     pub plans: Plans,
     pub dataset: DatasetDescriptor,
+    /// Softmax + argmax, or sigmoid + region painting.
+    pub labels: LabelHandling,
+    /// For a cascade configuration: the foreground labels of the previous stage, one extra
+    /// input channel each.
+    pub cascade_labels: Option<Vec<i16>>,
+    /// The configuration predicted.
+    pub configuration: String,
     job: ConfigurationJob,
     networks: Vec<(String, VarStore, Box<dyn Network>)>,
     window: SlidingWindow,
@@ -58,6 +74,14 @@ impl Model {
             Error::invalid_file(dir.join("plans.json"), "configuration has no architecture")
         })?;
         let num_outputs = dataset.num_segmentation_heads()? as i64;
+        let labels = LabelHandling::from_dataset(&dataset)?;
+        let cascade_labels = if config.previous_stage.is_some() {
+            Some(foreground_labels(&dataset)?)
+        } else {
+            None
+        };
+        let in_channels =
+            (dataset.num_channels() + cascade_labels.as_ref().map_or(0, Vec::len)) as i64;
         let mut networks = Vec::new();
         for fold in &options.folds {
             let fold_dir = dir.join(format!("fold_{fold}"));
@@ -65,7 +89,7 @@ impl Model {
             let mut vs = VarStore::new(options.device);
             let spec = NetworkSpec {
                 spatial_dims: patch.len(),
-                in_channels: dataset.num_channels() as i64,
+                in_channels,
                 num_outputs,
                 architecture: architecture.clone(),
                 deep_supervision: false,
@@ -96,6 +120,9 @@ impl Model {
             },
             plans,
             dataset,
+            labels,
+            cascade_labels,
+            configuration: options.configuration.clone(),
             job,
             networks,
         })
@@ -118,7 +145,8 @@ impl Model {
         Ok(sum / self.networks.len() as f64)
     }
 
-    fn transposes(&self) -> Result<([usize; 3], [usize; 3])> {
+    /// The plans' `transpose_forward` and `transpose_backward`.
+    pub fn transposes(&self) -> Result<([usize; 3], [usize; 3])> {
         let arr = |v: &[usize], what: &str| -> Result<[usize; 3]> {
             v.try_into()
                 .map_err(|_| Error::Invalid(format!("plans {what} must have 3 entries")))
@@ -152,12 +180,123 @@ pub fn input_cases(folder: &Path, file_ending: &str) -> Result<Vec<InputCase>> {
         .collect())
 }
 
-/// Predicts every case of `input` into `output`; returns the written files.
+/// How to predict a folder.
+#[derive(Clone, Debug, Default)]
+pub struct FolderOptions {
+    /// Also write `<case>.npz` + `<case>.json` ([`crate::probabilities`]).
+    pub save_probabilities: bool,
+    /// Folder with the previous stage's segmentations (`<case><file_ending>`); required for a
+    /// cascade configuration, refused otherwise.
+    pub prev_stage: Option<PathBuf>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Appends the previous stage's preprocessed segmentation `seg` (same voxels as one channel of
+/// `data`) as one-hot channels, one per label of `labels` in that order, and updates
+/// `properties.data_shape`; as nnU-Net's `convert_labelmap_to_one_hot` + `np.vstack`. Voxels
+/// outside the crop mask (`-1`) are 0 in every channel.
+pub fn append_previous_stage(
+    data: &mut Vec<f32>,
+    properties: &mut CaseProperties,
+    seg: &[i16],
+    labels: &[i16],
+) -> Result<()> {
+    let voxels: usize = properties.data_shape[1..].iter().product();
+    if seg.len() != voxels || data.len() != voxels * properties.data_shape[0] {
+        return Err(Error::Invalid(format!(
+            "previous stage: {} segmentation voxels and {} image values for data shape {:?}",
+            seg.len(),
+            data.len(),
+            properties.data_shape
+        )));
+    }
+    data.reserve(voxels * labels.len());
+    for &label in labels {
+        data.extend(seg.iter().map(|&v| if v == label { 1.0f32 } else { 0.0 }));
+    }
+    properties.data_shape[0] += labels.len();
+    Ok(())
+}
+
+/// The previous stage's segmentation file of each case, checked up front: every case must have
+/// one when `configuration` is a cascade stage; none may be given otherwise.
+pub fn previous_stage_files(
+    is_cascade: bool,
+    configuration: &str,
+    file_ending: &str,
+    cases: &[InputCase],
+    prev_stage: Option<&Path>,
+) -> Result<Option<Vec<PathBuf>>> {
+    match (is_cascade, prev_stage) {
+        (false, None) => Ok(None),
+        (false, Some(dir)) => Err(Error::invalid_file(
+            dir,
+            format!(
+                "previous-stage segmentations given, but configuration {configuration:?} is not \
+                 a cascade stage"
+            ),
+        )),
+        (true, None) => Err(Error::Invalid(format!(
+            "configuration {configuration:?} is a cascade stage: give the previous stage's \
+             segmentations (nnunet predict --prev-stage DIR)"
+        ))),
+        (true, Some(dir)) => cases
+            .iter()
+            .map(|case| {
+                let file = dir.join(format!("{}{file_ending}", case.id));
+                if file.is_file() {
+                    Ok(file)
+                } else {
+                    Err(Error::invalid_file(
+                        &file,
+                        format!(
+                            "case {}: the previous stage's segmentation is missing",
+                            case.id
+                        ),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+    }
+}
+
+/// Reads and preprocesses one case, with its previous-stage segmentation for a cascade.
+fn read_case(
+    job: &ConfigurationJob,
+    cascade_labels: &[i16],
+    case: &InputCase,
+    previous: Option<&Path>,
+) -> Result<(Vec<f32>, CaseProperties)> {
+    let image = nnunet_datasets::io::read_image(&case.images)?;
+    let Some(previous) = previous else {
+        let out = job.run_case(image, None)?;
+        return Ok((out.data, out.properties));
+    };
+    let seg = nnunet_datasets::io::read_label(previous)?;
+    if seg.shape != image.shape {
+        return Err(Error::invalid_file(
+            previous,
+            format!(
+                "case {}: previous-stage segmentation of shape {:?}, the image has {:?}",
+                case.id, seg.shape, image.shape
+            ),
+        ));
+    }
+    let mut out = job.run_case(image, Some(seg))?;
+    append_previous_stage(&mut out.data, &mut out.properties, &out.seg, cascade_labels)?;
+    Ok((out.data, out.properties))
+}
+
+/// Predicts every case of `input` into `output`; returns the written segmentations. Also
+/// writes `dataset.json` and `plans.json` into `output`, as nnU-Net does (so that
+/// `nnunet ensemble` finds them).
 pub fn predict_folder(
     model: &Model,
     input: &Path,
     output: &Path,
-    progress: bool,
+    options: &FolderOptions,
 ) -> Result<Vec<PathBuf>> {
     let ending = model.dataset.file_ending.clone();
     let cases = input_cases(input, &ending)?;
@@ -174,19 +313,32 @@ pub fn predict_folder(
             ));
         }
     }
+    let previous = previous_stage_files(
+        model.cascade_labels.is_some(),
+        &model.configuration,
+        &ending,
+        &cases,
+        options.prev_stage.as_deref(),
+    )?;
     std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    atomic::write_json(&output.join("dataset.json"), &model.dataset)?;
+    atomic::write_json(&output.join("plans.json"), &model.plans)?;
     let (forward, backward) = model.transposes()?;
-    let bar = progress.then(|| indicatif::ProgressBar::new(cases.len() as u64));
+    let bar = options
+        .progress
+        .then(|| indicatif::ProgressBar::new(cases.len() as u64));
+    let save_probabilities = options.save_probabilities;
 
     std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
         // Reader: read + preprocess ahead of the network.
         let (to_net, from_reader) = sync_channel::<Result<(String, Vec<f32>, CaseProperties)>>(2);
         let job = &model.job;
+        let cascade_labels = model.cascade_labels.as_deref().unwrap_or_default();
         let reader = scope.spawn(move || {
-            for case in cases {
-                let result = nnunet_datasets::io::read_image(&case.images)
-                    .and_then(|image| job.run_case(image, None))
-                    .map(|out| (case.id.clone(), out.data, out.properties));
+            for (i, case) in cases.iter().enumerate() {
+                let prev = previous.as_ref().map(|files| files[i].as_path());
+                let result = read_case(job, cascade_labels, case, prev)
+                    .map(|(data, props)| (case.id.clone(), data, props));
                 if to_net.send(result).is_err() {
                     break;
                 }
@@ -196,12 +348,25 @@ pub fn predict_folder(
         let (to_writer, from_net) = sync_channel::<(String, Tensor, CaseProperties)>(2);
         let out_dir = output.to_path_buf();
         let ending_w = ending.clone();
+        let labels = &model.labels;
         let writer = scope.spawn(move || -> Result<Vec<PathBuf>> {
             let mut written = Vec::new();
             for (id, logits, properties) in from_net {
-                let seg = export_segmentation(&logits, &properties, forward, backward)?;
+                let exported = export_prediction(
+                    &logits,
+                    &properties,
+                    forward,
+                    backward,
+                    labels,
+                    save_probabilities,
+                )?;
+                drop(logits);
                 let path = out_dir.join(format!("{id}{ending_w}"));
-                nnunet_datasets::io::write_label(&path, &seg)?;
+                nnunet_datasets::io::write_label(&path, &exported.segmentation)?;
+                if let Some(probabilities) = &exported.probabilities {
+                    let grid = LabelGrid::of(&exported.segmentation);
+                    write_probabilities(&out_dir, &id, probabilities, &grid)?;
+                }
                 written.push(path);
             }
             Ok(written)
@@ -239,4 +404,81 @@ pub fn predict_folder(
             None => Ok(written),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_stage_becomes_one_hot_channels_after_the_image() {
+        let mut properties: CaseProperties = serde_json::from_value(serde_json::json!({
+            "format": "", "data_shape": [1, 1, 2, 3], "data_dtype": "", "seg_dtype": "",
+            "spacing": [1.0, 1.0, 1.0], "spacing_after_resampling": [1.0, 1.0, 1.0],
+            "geometry": {"spacing": [1.0, 1.0, 1.0], "origin": [0.0, 0.0, 0.0],
+                         "direction": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]},
+            "is_2d": false, "shape_before_cropping": [1, 2, 3],
+            "bbox_used_for_cropping": [[0, 1], [0, 2], [0, 3]],
+            "shape_after_cropping_and_before_resampling": [1, 2, 3],
+            "class_locations": {}, "plans_digest": ""
+        }))
+        .unwrap();
+        let mut data = vec![0.5f32; 6];
+        // -1 (outside the crop mask) and 0 are zero in every channel.
+        let seg = [-1i16, 0, 1, 2, 3, 1];
+        append_previous_stage(&mut data, &mut properties, &seg, &[1, 2, 3]).unwrap();
+        assert_eq!(properties.data_shape, [4, 1, 2, 3]);
+        assert_eq!(
+            data,
+            vec![
+                0.5, 0.5, 0.5, 0.5, 0.5, 0.5, // image
+                0.0, 0.0, 1.0, 0.0, 0.0, 1.0, // label 1
+                0.0, 0.0, 0.0, 1.0, 0.0, 0.0, // label 2
+                0.0, 0.0, 0.0, 0.0, 1.0, 0.0, // label 3
+            ]
+        );
+        assert!(append_previous_stage(&mut data, &mut properties, &seg[..5], &[1]).is_err());
+    }
+
+    #[test]
+    fn cascade_inputs_are_checked_up_front_naming_the_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = vec![
+            InputCase {
+                id: "la_003".into(),
+                images: vec![],
+            },
+            InputCase {
+                id: "la_004".into(),
+                images: vec![],
+            },
+        ];
+        std::fs::write(dir.path().join("la_003.nii.gz"), b"").unwrap();
+        let c = "3d_cascade_fullres";
+        let err = previous_stage_files(true, c, ".nii.gz", &cases, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("la_004") && err.contains("previous stage"),
+            "{err}"
+        );
+        let err = previous_stage_files(true, c, ".nii.gz", &cases, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--prev-stage") && err.contains(c), "{err}");
+        let err = previous_stage_files(false, "3d_fullres", ".nii.gz", &cases, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a cascade"), "{err}");
+        assert!(
+            previous_stage_files(false, "3d_fullres", ".nii.gz", &cases, None)
+                .unwrap()
+                .is_none()
+        );
+        std::fs::write(dir.path().join("la_004.nii.gz"), b"").unwrap();
+        let files = previous_stage_files(true, c, ".nii.gz", &cases, Some(dir.path()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(files[1], dir.path().join("la_004.nii.gz"));
+    }
 }

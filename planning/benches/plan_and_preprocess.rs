@@ -15,9 +15,9 @@
 //! `--write` replaces this benchmark's section of docs/benchmarks.md. `--only-ours` skips
 //! nnU-Net (a quick check that the benchmark runs).
 
+use nnunet_bench_support::{Measurement, measure, write_section};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 struct Options {
     workers: usize,
@@ -56,66 +56,6 @@ fn parse_args() -> Options {
     o
 }
 
-/// Resident memory of `pid` and all its descendants, in KiB.
-fn tree_rss_kib(root: u32) -> u64 {
-    let mut parent_of = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...; comm may contain spaces: split after the last ')'
-        let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
-        let ppid: u32 = after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        parent_of.push((pid, ppid));
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    tree.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<u64>().ok())
-            })
-        })
-        .sum()
-}
-
-/// Runs a command, returning (wall seconds, peak tree RSS in MiB).
-fn measure(mut command: Command) -> (f64, f64) {
-    let start = Instant::now();
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let mut peak = 0;
-    loop {
-        peak = peak.max(tree_rss_kib(child.id()));
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "{command:?} failed: {status}");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (start.elapsed().as_secs_f64(), peak as f64 / 1024.0)
-}
-
 fn env_for(command: &mut Command, raw: &Path, pre: &Path, scratch: &Path) {
     command
         .env("nnUNet_raw", raw)
@@ -151,7 +91,10 @@ fn main() {
             &o.workers.to_string(),
         ]);
         env_for(&mut ours, &raw, &ours_pre, &scratch);
-        let (ours_s, ours_mib) = measure(ours);
+        let Measurement {
+            seconds: ours_s,
+            peak_mib: ours_mib,
+        } = measure(ours).unwrap_or_else(|e| panic!("{e}"));
         let theirs = if o.only_ours {
             None
         } else {
@@ -160,7 +103,11 @@ fn main() {
             let w = o.workers.to_string();
             c.args(["-d", dataset, "-np", &w, "-npfp", &w]);
             env_for(&mut c, &raw, &pre, &scratch);
-            Some(measure(c))
+            Some(
+                measure(c)
+                    .map(|m| (m.seconds, m.peak_mib))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
         };
         println!("dataset {dataset}: ours {ours_s:.1} s {ours_mib:.0} MiB; nnU-Net {theirs:?}");
         rows.push((dataset.clone(), ours_s, ours_mib, theirs));
@@ -191,24 +138,8 @@ fn main() {
     println!("{table}");
     if o.write {
         let path = repo.join("docs/benchmarks.md");
-        write_section(&path, &table);
+        write_section(&path, "planning/plan_and_preprocess", &table)
+            .expect("write docs/benchmarks.md");
         println!("written to {}", path.display());
     }
-}
-
-const BEGIN: &str = "<!-- BEGIN planning/plan_and_preprocess -->";
-const END: &str = "<!-- END planning/plan_and_preprocess -->";
-
-fn write_section(path: &Path, section: &str) {
-    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    let block = format!("{BEGIN}\n{section}{END}\n");
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if e > b => format!(
-            "{}{block}{}",
-            &old[..b],
-            &old[e + END.len()..].trim_start_matches('\n')
-        ),
-        _ => format!("{}\n{block}", old.trim_end()),
-    };
-    nnunet_core::atomic::write_bytes(path, new.as_bytes()).expect("write docs/benchmarks.md");
 }

@@ -5,13 +5,20 @@
 //! ```text
 //! cargo bench -p nnunet-trainers --bench pipeline -- [--workers 1,2] [--batches N]
 //!     [--scenario hippocampus-3d|hippocampus-2d|chasedb1-2d] [--write] [--smoke]
-//!     [--preprocessed nnUNet_preprocessed/DatasetXXX CONFIGURATION]
+//!     [--preprocessed nnUNet_preprocessed/DatasetXXX CONFIGURATION] [--nnunet BATCHES_PER_S]
+//!     [--serial]
 //! ```
+//! `--nnunet B` takes nnU-Net's batches/s measured in the same session (at the same batch
+//! size) instead of issue #6's figures; comparisons are per sample.
 //! `--write` replaces this benchmark's section of `docs/benchmarks.md` (or of `--docs PATH`);
 //! `--smoke` runs a few batches of small cases to check that everything works (its numbers
-//! mean nothing, and it writes only to an explicit `--docs`).
+//! mean nothing, and it writes only to an explicit `--docs`). `--serial` builds batches
+//! `0..N` on the calling thread instead of worker threads: the same work on every run, for
+//! profilers (`perf record`, `valgrind --tool=callgrind`); with `--batches 0` only the
+//! cases are loaded.
 //! nnU-Net's side: `trainers/benches/nnunet_peer_throughput.sh`.
 
+use nnunet_bench_support::{docs_file, write_section};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +29,13 @@ use nnunet_trainers::synthetic::ellipsoid_cases;
 use nnunet_trainers::{
     AugmentConfig, CaseSource, DataLoader, InMemoryCases, LoaderConfig, Prefetcher,
 };
+
+/// nnU-Net v2 2.8.1's loader, one process (`nnUNet_n_proc_DA=0`), 2-core machine, as issue #6
+/// quotes it: (batches/s, batch size). `--nnunet B` replaces it with a figure measured in
+/// the same session (`nnunet_peer_throughput.sh`), taken at the run's own batch size.
+const HIPPOCAMPUS_3D: (f64, usize) = (5.66, 9);
+const HIPPOCAMPUS_2D: (f64, usize) = (0.78, 366);
+const CHASEDB1_2D: (f64, usize) = (2.49, 2);
 
 struct Scenario {
     key: &'static str,
@@ -34,8 +48,8 @@ struct Scenario {
     max: [usize; 3],
     cases: usize,
     batches: usize,
-    /// nnU-Net v2 2.8.1, one process, 2-core machine (../shared/peer/README.md).
-    nnunet_batches_per_s: f64,
+    /// nnU-Net v2 2.8.1, one process: batches/s and batch size.
+    nnunet: (f64, usize),
 }
 
 fn scenarios(smoke: bool) -> Vec<Scenario> {
@@ -58,7 +72,7 @@ fn scenarios(smoke: bool) -> Vec<Scenario> {
             max: hippo_max,
             cases: 40,
             batches: 200,
-            nnunet_batches_per_s: 5.66,
+            nnunet: HIPPOCAMPUS_3D,
         },
         Scenario {
             key: "hippocampus-2d",
@@ -71,7 +85,7 @@ fn scenarios(smoke: bool) -> Vec<Scenario> {
             max: hippo_max,
             cases: 40,
             batches: 20,
-            nnunet_batches_per_s: 0.78,
+            nnunet: HIPPOCAMPUS_2D,
         },
         Scenario {
             key: "chasedb1-2d",
@@ -84,7 +98,7 @@ fn scenarios(smoke: bool) -> Vec<Scenario> {
             max: [1, 960, 960],
             cases: 8,
             batches: 40,
-            nnunet_batches_per_s: 2.49,
+            nnunet: CHASEDB1_2D,
         },
     ];
     if smoke {
@@ -111,6 +125,10 @@ struct Args {
     scenario: Option<String>,
     write: bool,
     smoke: bool,
+    /// Build batches on the calling thread (deterministic work, for profilers).
+    serial: bool,
+    /// nnU-Net's batches/s measured in the same session, at the run's batch size.
+    nnunet: Option<f64>,
     /// `nnUNet_preprocessed/DatasetXXX` and configuration: real preprocessed cases.
     preprocessed: Option<(std::path::PathBuf, String)>,
     /// Where `--write` writes (default `docs/benchmarks.md`).
@@ -124,6 +142,8 @@ fn parse_args() -> Result<Args, String> {
         scenario: None,
         write: false,
         smoke: false,
+        serial: false,
+        nnunet: None,
         preprocessed: None,
         docs: None,
     };
@@ -150,6 +170,14 @@ fn parse_args() -> Result<Args, String> {
             "--scenario" => a.scenario = Some(value("--scenario")?),
             "--write" => a.write = true,
             "--smoke" => a.smoke = true,
+            "--serial" => a.serial = true,
+            "--nnunet" => {
+                a.nnunet = Some(
+                    value("--nnunet")?
+                        .parse()
+                        .map_err(|_| "--nnunet: batches/s, a number")?,
+                )
+            }
             "--docs" => a.docs = Some(value("--docs")?.into()),
             "--preprocessed" => {
                 let dir = value("--preprocessed")?;
@@ -197,10 +225,20 @@ fn main() {
                 strides: sc.strides,
                 batch: sc.batch,
                 batches: sc.batches,
-                nnunet: Some(sc.nnunet_batches_per_s),
+                nnunet: Some(sc.nnunet),
             });
         }
     }
+    if let Some(r) = args.nnunet {
+        for run in &mut runs {
+            run.nnunet = Some((r, run.batch));
+        }
+    }
+    let reference_note = if args.nnunet.is_some() {
+        "in the same session, same plans"
+    } else {
+        "issue #6's figures"
+    };
     let mut rows = Vec::new();
     for run in runs {
         let mut aug = AugmentConfig::nnunet(&run.patch).expect("valid patch");
@@ -214,6 +252,27 @@ fn main() {
             .expect("loader"),
         );
         let n = args.batches.unwrap_or(run.batches);
+        // read every case once (preprocessed cases stay cached in memory): reading files is
+        // not what is measured or profiled
+        for i in 0..run.source.len() {
+            if let Err(e) = run.source.load(i) {
+                eprintln!("pipeline bench: {e}");
+                std::process::exit(1);
+            }
+        }
+        if args.serial {
+            let t = Instant::now();
+            for i in 0..n {
+                loader.batch(i as u64).expect("batch");
+            }
+            let s = t.elapsed().as_secs_f64();
+            println!(
+                "{:<36} serial: {n} batches in {s:.2} s ({:.2} batches/s, one thread)",
+                run.name,
+                n as f64 / s
+            );
+            continue;
+        }
         for &w in &args.workers {
             let mut p = Prefetcher::new(loader.clone(), w, 2, 0).expect("prefetcher");
             let first = p.next_batch().expect("batch"); // warm-up: threads start
@@ -223,16 +282,21 @@ fn main() {
             }
             let bps = n as f64 / t.elapsed().as_secs_f64();
             let per_core = bps / w.min(cores) as f64;
+            // compared per sample: nnU-Net's figure may come with another batch size
+            let samples_per_core = per_core * run.batch as f64;
             let (reference, ratio) = match run.nnunet {
-                Some(r) => (format!("{r:.2}"), format!("×{:.1}", per_core / r)),
+                Some((r, rb)) => (
+                    format!("{r:.2} × {rb} = {:.1}", r * rb as f64),
+                    format!("×{:.1}", samples_per_core / (r * rb as f64)),
+                ),
                 None => ("—".to_string(), "—".to_string()),
             };
             println!(
-                "{:<36} batch {:?}  workers {w}: {bps:8.2} batches/s ({per_core:.2} per core; nnU-Net {reference} → {ratio} per core)",
+                "{:<36} batch {:?}  workers {w}: {bps:8.2} batches/s ({samples_per_core:.1} samples/s per core; nnU-Net {reference} samples/s → {ratio} per core)",
                 run.name, first.data_shape
             );
             rows.push(format!(
-                "| {} | {} | {} | {w} | {bps:.2} | {per_core:.2} | {reference} | {ratio} |",
+                "| {} | {} | {} | {w} | {bps:.2} | {samples_per_core:.1} | {reference} | {ratio} |",
                 run.name,
                 run.batch,
                 run.patch
@@ -261,19 +325,32 @@ fn main() {
                 "synthetic in-memory cases of the datasets' sizes".to_string(),
             ),
         };
+        let command = std::env::args()
+            .skip(1)
+            .filter(|a| a != "--bench")
+            .collect::<Vec<_>>()
+            .join(" ");
         let section = format!(
             "## {title}\n\n\
-             `cargo bench -p nnunet-trainers --bench pipeline -- --write`: batches per second of \
+             `cargo bench -p nnunet-trainers --bench pipeline -- {command}`: batches per second of \
              loading + augmentation + deep-supervision targets, no network, on {what}; \
-             {cores} CPU cores visible. \"Per core\" divides by the worker threads used. \
+             {cores} CPU cores visible. \"Per core\" divides by the worker threads used; \
+             the comparison is per sample (nnU-Net's batch size may differ). \
              nnU-Net v2 2.8.1: one process (`nnUNet_n_proc_DA=0`), measured with \
-             `trainers/benches/nnunet_peer_throughput.sh`. Goal: ≥ 3× per core.\n\n\
-             | dataset / configuration | batch | patch | workers | batches/s | per core | nnU-Net batches/s (1 process) | per core vs nnU-Net |\n\
+             `trainers/benches/nnunet_peer_throughput.sh` ({reference_note}). \
+             Goal: ≥ 3× per core.\n\n\
+             | dataset / configuration | batch | patch | workers | batches/s | samples/s per core | nnU-Net batches/s × batch = samples/s (1 process) | per core vs nnU-Net |\n\
              |---|---|---|---|---|---|---|---|\n{}\n",
             rows.join("\n")
         );
-        if let Err(e) = write_section(&args.docs.clone().unwrap_or_else(docs_file), &key, &section)
-        {
+        if let Err(e) = write_section(
+            &args
+                .docs
+                .clone()
+                .unwrap_or_else(|| docs_file(env!("CARGO_MANIFEST_DIR"))),
+            &key,
+            &section,
+        ) {
             eprintln!("pipeline bench: {e}");
             std::process::exit(1);
         }
@@ -288,7 +365,8 @@ struct Run {
     strides: Vec<Vec<usize>>,
     batch: usize,
     batches: usize,
-    nnunet: Option<f64>,
+    /// nnU-Net's batches per second (one process) and the batch size they were measured with.
+    nnunet: Option<(f64, usize)>,
 }
 
 /// A run over real preprocessed cases: `dir` is `nnUNet_preprocessed/DatasetXXX` (with
@@ -338,9 +416,9 @@ fn real_run(dir: &Path, config: &str) -> nnunet_core::Result<Run> {
         name.contains("CHASEDB1"),
         config,
     ) {
-        (true, _, "3d_fullres") => Some(5.66),
-        (true, _, "2d") => Some(0.78),
-        (_, true, "2d") => Some(2.49),
+        (true, _, "3d_fullres") => Some(HIPPOCAMPUS_3D),
+        (true, _, "2d") => Some(HIPPOCAMPUS_2D),
+        (_, true, "2d") => Some(CHASEDB1_2D),
         _ => None,
     };
     Ok(Run {
@@ -352,27 +430,4 @@ fn real_run(dir: &Path, config: &str) -> nnunet_core::Result<Run> {
         batches: if batch > 100 { 20 } else { 100 },
         nnunet,
     })
-}
-
-fn docs_file() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md")
-}
-
-/// Replaces (or appends) the section marked `key` of `path`, atomically.
-fn write_section(path: &Path, key: &str, section: &str) -> nnunet_core::Result<()> {
-    let (begin, end) = (
-        format!("<!-- BEGIN {key} -->"),
-        format!("<!-- END {key} -->"),
-    );
-    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
-    let block = format!("{begin}\n{section}{end}\n");
-    let new = match (old.find(&begin), old.find(&end)) {
-        (Some(a), Some(b)) if b > a => format!(
-            "{}{block}{}",
-            &old[..a],
-            old[b + end.len()..].trim_start_matches('\n')
-        ),
-        _ => format!("{}\n\n{block}", old.trim_end()),
-    };
-    nnunet_core::atomic::write_bytes(path, new.as_bytes())
 }

@@ -8,6 +8,7 @@
 //! folds = [0]                            # or ["all"], or [0, 1, 2, 3, 4]
 //! loss = "dice+topk10"                   # any name or expression, plugin losses too
 //! plugins = ["target/release/libnnunet_plugin_tversky.so"]
+//! amp = false                            # fp32 on CUDA (default: fp16 mixed precision)
 //!
 //! [training]                             # nnunet_core::TrainingOptions; defaults are nnU-Net's
 //! epochs = 250
@@ -82,6 +83,9 @@ fn default_workers() -> usize {
 fn default_save_every() -> usize {
     50
 }
+fn default_true() -> bool {
+    true
+}
 fn empty_table() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
@@ -126,6 +130,9 @@ pub struct Experiment {
     /// Continue each fold from its last checkpoint.
     #[serde(default, rename = "continue")]
     pub resume: bool,
+    /// Mixed precision on CUDA (fp16 autocast + loss scaling), as nnU-Net; no effect on CPU.
+    #[serde(default = "default_true")]
+    pub amp: bool,
 }
 
 impl Experiment {
@@ -203,6 +210,25 @@ pub fn prepare_fold(
     })?;
     let data_folder = folders.preprocessed.join(&data_identifier);
     let dataset = read_dataset_json(&folders.raw)?;
+    // The cascade reads the previous stage's segmentations where nnU-Net does:
+    // <trainer>__<plans>__<previous stage>/predicted_next_stage/<configuration>.
+    let previous_stage = config.previous_stage.as_ref().map(|previous| {
+        let folder = trainer_folder(
+            results,
+            &folders.name,
+            &experiment.trainer,
+            &experiment.plans,
+            previous,
+        )
+        .join("predicted_next_stage")
+        .join(&experiment.configuration);
+        let hint = format!(
+            "train {previous} on all 5 folds first (nnunet train -d {} -c {previous} -f 0 1 2 3 4); \
+             its final validation writes the segmentations {} needs",
+            experiment.dataset, experiment.configuration
+        );
+        (folder, hint)
+    });
 
     let mut identifiers: Vec<String> = std::fs::read_dir(&data_folder)
         .map_err(|e| Error::io(&data_folder, e))?
@@ -288,19 +314,19 @@ pub fn prepare_fold(
         save_every: experiment.save_every,
         dataset_fingerprint_sha256: fingerprint_sha,
         progress_bar,
+        amp: experiment.amp,
+    };
+    let open = |ids: Vec<String>| -> Result<Arc<dyn CaseSource>> {
+        let cases = PreprocessedCases::open(&data_folder, ids, DEFAULT_CACHE_BYTES)?;
+        Ok(Arc::new(match &previous_stage {
+            Some((folder, hint)) => cases.with_previous_stage(folder, hint)?,
+            None => cases,
+        }))
     };
     Ok(PreparedFold {
         setup,
-        train_cases: Arc::new(PreprocessedCases::open(
-            &data_folder,
-            train_ids,
-            DEFAULT_CACHE_BYTES,
-        )?),
-        val_cases: Arc::new(PreprocessedCases::open(
-            &data_folder,
-            val_ids,
-            DEFAULT_CACHE_BYTES,
-        )?),
+        train_cases: open(train_ids)?,
+        val_cases: open(val_ids)?,
     })
 }
 
@@ -340,6 +366,7 @@ k = 10
         assert_eq!(e.plugins, vec![dir.path().join("plugins/libx.so")]);
         assert_eq!(e.trainer, "nnUNetTrainer");
         assert_eq!(e.loss_options["k"], 10);
+        assert!(e.amp, "mixed precision on CUDA by default, as nnU-Net");
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Training: the data side so far — preprocessed cases behind [`CaseSource`], nnU-Net's patch
-//! sampling with foreground oversampling ([`patch_sampling`]), its full augmentation pipeline
-//! ([`augment`]), batches ([`loader`], [`batch`]) and worker threads with a bounded,
-//! reproducible prefetch queue ([`prefetch`]). See `docs/training.md`.
-//!
-//! The training loop, optimiser and schedule, checkpoints, logs and progress.png come next
-//! (issue #6, items 3–6).
+//! Training: preprocessed cases behind [`CaseSource`] ([`preprocessed`], with the cascade's
+//! previous-stage segmentations), nnU-Net's patch sampling with foreground oversampling
+//! ([`patch_sampling`]), its full augmentation pipeline ([`augment`]), batches ([`loader`],
+//! [`batch`]) and worker threads with a bounded, reproducible prefetch queue ([`prefetch`]);
+//! and the training loop ([`training`]: optimisers in [`optim`], mixed-precision loss scaling
+//! in [`grad_scaler`], regions and cascade inputs from [`label_setup`], checkpoints, logs,
+//! progress.png), driven by an [`experiment`]. See `docs/training.md`.
 
 pub mod augment;
 pub mod batch;
@@ -12,6 +12,8 @@ pub mod builtin;
 pub mod case_source;
 pub mod checkpoint;
 pub mod experiment;
+pub mod grad_scaler;
+pub mod label_setup;
 pub mod loader;
 pub mod optim;
 pub mod patch_sampling;

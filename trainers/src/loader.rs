@@ -156,7 +156,11 @@ impl DataLoader {
                 });
                 crop(case, aug, at, aug.patch_size)?
             }
-            Some(m) => spatial::apply(&crop(case, aug, lower, patch)?, aug.patch_size, Some(m)),
+            Some(m) => {
+                // read the enlarged patch straight from the case (no copy of it)
+                let w = spatial::Window::of_case(case, lower, patch, aug.cascade_labels.is_some())?;
+                spatial::apply_window(&w, aug.patch_size, m, aug.ndim)
+            }
         };
         Ok(train_after_spatial(&mut rng, aug, sample))
     }

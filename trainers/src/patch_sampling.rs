@@ -95,7 +95,6 @@ pub fn crop_and_pad<T: Copy>(
 ) -> Vec<T> {
     let pn = patch[0] * patch[1] * patch[2];
     let sn = shape[0] * shape[1] * shape[2];
-    let mut out = vec![pad; channels * pn];
     // overlap along each axis, in patch coordinates
     let range = |d: usize| -> (usize, usize) {
         let lo = (-lower[d]).max(0) as usize;
@@ -105,18 +104,23 @@ pub fn crop_and_pad<T: Copy>(
     let (z0, z1) = range(0);
     let (y0, y1) = range(1);
     let (x0, x1) = range(2);
-    if x0 >= x1 {
-        return out;
-    }
+    // written once, row by row in output order (no fill first, then copy over it)
+    let mut out = Vec::with_capacity(channels * pn);
+    let pad_n = |out: &mut Vec<T>, n: usize| out.extend(std::iter::repeat_n(pad, n));
     for c in 0..channels {
-        for z in z0..z1 {
-            let sz = (z as i64 + lower[0]) as usize;
-            for y in y0..y1 {
+        for z in 0..patch[0] {
+            for y in 0..patch[1] {
+                if !(z0..z1).contains(&z) || !(y0..y1).contains(&y) || x0 >= x1 {
+                    pad_n(&mut out, patch[2]);
+                    continue;
+                }
+                let sz = (z as i64 + lower[0]) as usize;
                 let sy = (y as i64 + lower[1]) as usize;
                 let sx = (x0 as i64 + lower[2]) as usize;
                 let s = c * sn + (sz * shape[1] + sy) * shape[2] + sx;
-                let o = c * pn + (z * patch[1] + y) * patch[2] + x0;
-                out[o..o + (x1 - x0)].copy_from_slice(&src[s..s + (x1 - x0)]);
+                pad_n(&mut out, x0);
+                out.extend_from_slice(&src[s..s + (x1 - x0)]);
+                pad_n(&mut out, patch[2] - x1);
             }
         }
     }
@@ -161,6 +165,43 @@ mod tests {
         assert_eq!(out, vec![-1, -1, -1, 1, 2, -1, 4, 5, -1]);
         let none = crop_and_pad(&src, 1, shape, [5, 5, 5], [1, 2, 2], -1);
         assert_eq!(none, vec![-1; 4]);
+    }
+
+    #[test]
+    fn crop_equals_voxel_by_voxel_lookup() {
+        let shape = [3, 5, 7];
+        let src: Vec<i32> = (0..2 * 105).collect();
+        for lower in [
+            [0i64, 0, 0],
+            [-2, 1, -3],
+            [1, -4, 2],
+            [2, 4, 6],
+            [-5, 0, 0],
+            [0, 0, 9],
+        ] {
+            let patch = [4, 3, 6];
+            let out = crop_and_pad(&src, 2, shape, lower, patch, -1);
+            let mut i = 0;
+            for c in 0..2 {
+                for z in 0..4 {
+                    for y in 0..3 {
+                        for x in 0..6 {
+                            let p = [z, y, x].map(|v| v as i64);
+                            let q: [i64; 3] = std::array::from_fn(|d| p[d] + lower[d]);
+                            let inside = (0..3).all(|d| q[d] >= 0 && q[d] < shape[d] as i64);
+                            let want = if inside {
+                                src[c * 105 + ((q[0] * 5 + q[1]) * 7 + q[2]) as usize]
+                            } else {
+                                -1
+                            };
+                            assert_eq!(out[i], want, "lower {lower:?} at {c} {p:?}");
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(i, out.len());
+        }
     }
 
     #[test]

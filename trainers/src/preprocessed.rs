@@ -4,6 +4,11 @@
 //! Cases are read on first use and kept in memory while the cache stays under its byte budget
 //! (default 4 GiB); past it, cases are read from disk each time they are drawn, so a large
 //! dataset costs disk reads, not a RAM blow-up.
+//!
+//! For the cascade, [`PreprocessedCases::with_previous_stage`] also reads each case's
+//! previous-stage segmentation from the lowres stage's `predicted_next_stage/<configuration>`
+//! folder: `CASE.seg`, raw little-endian `i16` in the shape of the case's preprocessed arrays
+//! (the same layout as the preprocessed `CASE.seg`).
 
 use crate::case_source::{CaseData, CaseSource};
 use nnunet_core::{Error, Result};
@@ -22,6 +27,8 @@ pub struct PreprocessedCases {
     cache: Vec<OnceLock<Arc<CaseData>>>,
     cached_bytes: AtomicUsize,
     cache_budget: usize,
+    /// Cascade: the folder with the previous stage's segmentations.
+    previous_stage: Option<PathBuf>,
 }
 
 impl PreprocessedCases {
@@ -37,12 +44,7 @@ impl PreprocessedCases {
                 format!(
                     "{} case(s) are not preprocessed: {} (run `nnunet preprocess`)",
                     missing.len(),
-                    missing
-                        .iter()
-                        .take(5)
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    first_few(&missing, "")
                 ),
             ));
         }
@@ -52,7 +54,31 @@ impl PreprocessedCases {
             identifiers,
             cached_bytes: AtomicUsize::new(0),
             cache_budget,
+            previous_stage: None,
         })
+    }
+
+    /// Also serves each case's previous-stage segmentation (cascade) from `folder`; every case
+    /// must have one. `hint` says how to produce them and is part of the error when some are
+    /// missing.
+    pub fn with_previous_stage(mut self, folder: &Path, hint: &str) -> Result<Self> {
+        let missing: Vec<&String> = self
+            .identifiers
+            .iter()
+            .filter(|id| !previous_stage_path(folder, id).is_file())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::invalid_file(
+                folder,
+                format!(
+                    "the previous stage's segmentation is missing for {} case(s): {} ({hint})",
+                    missing.len(),
+                    first_few(&missing, ".seg")
+                ),
+            ));
+        }
+        self.previous_stage = Some(folder.to_path_buf());
+        Ok(self)
     }
 
     fn read(&self, index: usize) -> Result<CaseData> {
@@ -81,15 +107,58 @@ impl PreprocessedCases {
                 Ok((class, locs))
             })
             .collect::<Result<Vec<_>>>()?;
-        CaseData::new(
+        let data = CaseData::new(
             id.clone(),
             case.data,
             channels,
             [z, y, x],
             case.seg,
             class_locations,
-        )
+        )?;
+        match &self.previous_stage {
+            None => Ok(data),
+            Some(folder) => {
+                let path = previous_stage_path(folder, id);
+                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                if bytes.len() != data.seg.len() * 2 {
+                    return Err(Error::invalid_file(
+                        &path,
+                        format!(
+                            "{} bytes, expected {} (int16 of the preprocessed shape {:?}): \
+                             predicted with other plans?",
+                            bytes.len(),
+                            data.seg.len() * 2,
+                            data.shape
+                        ),
+                    ));
+                }
+                let prev = bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                    .collect();
+                data.with_previous_stage(prev)
+            }
+        }
     }
+}
+
+/// The first five of `ids`, each followed by `suffix`, comma-separated (`…` if there are more).
+fn first_few(ids: &[&String], suffix: &str) -> String {
+    let mut text = ids
+        .iter()
+        .take(5)
+        .map(|id| format!("{id}{suffix}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > 5 {
+        text.push_str(", …");
+    }
+    text
+}
+
+/// Where the previous stage's segmentation of `case` lies in `folder`: `CASE.seg`.
+pub fn previous_stage_path(folder: &Path, case: &str) -> PathBuf {
+    case_paths(folder, case)[1].clone()
 }
 
 impl CaseSource for PreprocessedCases {
@@ -112,7 +181,9 @@ impl CaseSource for PreprocessedCases {
             return Ok(Arc::clone(case));
         }
         let case = Arc::new(self.read(index)?);
-        let bytes = case.data.len() * 4 + case.seg.len() * 2;
+        let bytes = case.data.len() * 4
+            + case.seg.len() * 2
+            + case.seg_prev.as_ref().map_or(0, |s| s.len() * 2);
         if self.cached_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes <= self.cache_budget {
             let _ = self.cache[index].set(Arc::clone(&case));
         } else {

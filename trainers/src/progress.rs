@@ -57,7 +57,9 @@ impl TrainingLog {
 
 static FONT: Once = Once::new();
 
-fn register_font() {
+/// Registers the embedded DejaVu font as plotters' `sans-serif` (once per process), so charts
+/// need no system fonts. Every chart of ours calls this before drawing.
+pub fn register_font() {
     FONT.call_once(|| {
         // The DejaVu font is embedded (dejavu crate), so no system fonts are needed.
         let _ = plotters::style::register_font(

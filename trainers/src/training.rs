@@ -8,10 +8,18 @@
 //! Everything a variant changes comes from the registry: the network, the loss expression, and
 //! the trainer's hooks (`configure`, `learning_rate`). Batches are a pure function of the seed
 //! and their index, so `--continue` from a checkpoint replays the same sequence.
+//!
+//! As nnU-Net: on CUDA the forward pass and the loss run under fp16 autocast with a
+//! [`GradScaler`] (unless `amp` is off); on CPU in fp32 without scaling. A region-based dataset
+//! trains one sigmoid output per region with `dice+bce` (the default `dice+ce` is replaced) and
+//! pseudo-Dice on `sigmoid > 0.5`; a cascade configuration (`previous_stage` in the plans) gets
+//! one extra input channel per foreground label, the previous stage's segmentation as one-hot.
 
 use crate::augment::AugmentConfig;
 use crate::case_source::CaseSource;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, CheckpointMeta};
+use crate::grad_scaler::{GradScaler, GradScalerConfig};
+use crate::label_setup;
 use crate::loader::{DataLoader, LoaderConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::prefetch::Prefetcher;
@@ -55,6 +63,8 @@ pub struct TrainingSetup {
     pub dataset_fingerprint_sha256: String,
     /// Show a progress bar.
     pub progress_bar: bool,
+    /// Mixed precision on CUDA (fp16 autocast + loss scaling), as nnU-Net; no effect on CPU.
+    pub amp: bool,
 }
 
 /// What a run did.
@@ -124,31 +134,66 @@ struct DiceCounts {
 }
 
 impl DiceCounts {
-    /// Adds argmax(`logits`) vs `target` counts for classes 1.. (ignore-label voxels skipped).
-    fn add(&mut self, logits: &Tensor, target: &Tensor, ignore: Option<i64>) -> Result<()> {
-        let classes = logits.size()[1];
-        let pred = logits.f_argmax(1, true)?;
-        let target = target.f_to_kind(Kind::Int64)?;
-        let valid = match ignore {
-            Some(i) => target.f_ne(i)?,
-            None => target.f_ones_like()?.f_to_kind(Kind::Bool)?,
+    /// Adds the counts of one batch. Softmax outputs: argmax(`logits`) vs the label map
+    /// `target`, classes 1.. (ignore-label voxels skipped). Regions: `sigmoid > 0.5` per region
+    /// channel vs the region channels of `target`, all channels (the ignore channel, when
+    /// there is an ignore label, masks voxels out).
+    fn add(
+        &mut self,
+        logits: &Tensor,
+        target: &Tensor,
+        ignore: Option<i64>,
+        regions: bool,
+    ) -> Result<()> {
+        let channels = logits.size()[1];
+        let (pred, truth, valid) = if regions {
+            let pred = logits.f_to_kind(Kind::Float)?.f_sigmoid()?.f_gt(0.5)?;
+            let truth = target.f_narrow(1, 0, channels)?.f_gt(0)?;
+            let valid = match ignore {
+                Some(_) => Some(target.f_narrow(1, channels, 1)?.f_eq(0)?),
+                None => None,
+            };
+            (pred, truth, valid)
+        } else {
+            let labels = target.f_to_kind(Kind::Int64)?;
+            let mut shape = vec![1, (channels - 1).max(0)];
+            shape.resize(logits.dim(), 1);
+            let classes =
+                Tensor::f_arange_start(1, channels.max(1), (Kind::Int64, logits.device()))?
+                    .f_reshape(shape.as_slice())?;
+            let pred = logits.f_argmax(1, true)?.f_eq_tensor(&classes)?;
+            let truth = labels.f_eq_tensor(&classes)?;
+            let valid = ignore.map(|i| labels.f_ne(i)).transpose()?;
+            (pred, truth, valid)
         };
+        let mask = |t: Tensor| -> Result<Tensor> {
+            Ok(match &valid {
+                Some(v) => t.f_logical_and(v)?,
+                None => t,
+            })
+        };
+        let axes: Vec<i64> = std::iter::once(0).chain(2..logits.dim() as i64).collect();
+        let count = |t: Tensor| -> Result<Vec<f64>> {
+            Ok(Vec::<f64>::try_from(t.f_sum_dim_intlist(
+                axes.as_slice(),
+                false,
+                Kind::Double,
+            )?)?)
+        };
+        let tp = count(mask(pred.f_logical_and(&truth)?)?)?;
+        let fp = count(mask(pred.f_logical_and(&truth.f_logical_not()?)?)?)?;
+        let fn_ = count(mask(pred.f_logical_not()?.f_logical_and(&truth)?)?)?;
         if self.tp.is_empty() {
-            let n = (classes - 1).max(0) as usize;
             *self = DiceCounts {
-                tp: vec![0.0; n],
-                fp: vec![0.0; n],
-                fn_: vec![0.0; n],
+                tp: vec![0.0; tp.len()],
+                fp: vec![0.0; tp.len()],
+                fn_: vec![0.0; tp.len()],
             };
         }
-        for c in 1..classes {
-            let p = pred.f_eq(c)?.f_logical_and(&valid)?;
-            let t = target.f_eq(c)?.f_logical_and(&valid)?;
-            let count = |m: Tensor| -> Result<f64> { Ok(m.f_sum(Kind::Float)?.double_value(&[])) };
-            let i = (c - 1) as usize;
-            self.tp[i] += count(p.f_logical_and(&t)?)?;
-            self.fp[i] += count(p.f_logical_and(&t.f_logical_not()?)?)?;
-            self.fn_[i] += count(p.f_logical_not()?.f_logical_and(&t)?)?;
+        for i in 0..tp.len().min(self.tp.len()) {
+            self.tp[i] += tp[i];
+            self.fp[i] += fp[i];
+            self.fn_[i] += fn_[i];
         }
         Ok(())
     }
@@ -225,6 +270,16 @@ pub fn load_pretrained(vs: &mut VarStore, path: &Path, skip_prefixes: &[String])
     Ok(loaded)
 }
 
+/// The optimiser's state and, with mixed precision, the loss scaler's: what a checkpoint must
+/// hold for `--continue` to be exact.
+fn train_state(optimizer: &Optimizer, scaler: Option<&GradScaler>) -> Vec<(String, Tensor)> {
+    let mut state = optimizer.state_tensors();
+    if let Some(scaler) = scaler {
+        state.extend(scaler.state_tensors());
+    }
+    state
+}
+
 /// Trains one fold. See the module documentation.
 pub fn train(
     registry: &Registry,
@@ -245,16 +300,21 @@ pub fn train(
         .patch_size
         .clone()
         .ok_or_else(|| missing("patch_size"))?;
-    let batch_size = config.batch_size.ok_or_else(|| missing("batch_size"))?;
+    let batch_size = match setup.options.batch_size {
+        Some(0) => return Err(Error::Invalid("batch_size must be at least 1".into())),
+        Some(b) => b,
+        None => config.batch_size.ok_or_else(|| missing("batch_size"))?,
+    };
     let architecture = config
         .architecture
         .clone()
         .ok_or_else(|| missing("architecture"))?;
-    if setup.dataset.has_regions() {
-        return Err(Error::Invalid(
-            "region-based training is not wired into the training loop yet".into(),
-        ));
-    }
+    // Regions: one sigmoid output per region; cascade: one-hot inputs per foreground label.
+    let regions = label_setup::foreground_regions(&setup.dataset)?;
+    let cascade_labels = match &config.previous_stage {
+        Some(_) => Some(label_setup::foreground_labels(&setup.dataset)?),
+        None => None,
+    };
 
     let trainer = (registry.trainer(&setup.trainer)?.make)(&setup.trainer_options)?;
     let mut options = setup.options.clone();
@@ -265,7 +325,8 @@ pub fn train(
     let mut vs = VarStore::new(setup.device);
     let spec = NetworkSpec {
         spatial_dims: patch.len(),
-        in_channels: setup.dataset.num_channels() as i64,
+        in_channels: (setup.dataset.num_channels() + cascade_labels.as_ref().map_or(0, Vec::len))
+            as i64,
         num_outputs: setup.dataset.num_segmentation_heads()? as i64,
         architecture,
         deep_supervision: options.deep_supervision,
@@ -273,20 +334,28 @@ pub fn train(
     };
     let network = registry.build_network(&setup.network, &vs.root(), &spec)?;
     let ignore_label = setup.dataset.ignore_label();
+    // nnU-Net trains regions with DC_and_BCE_loss: the default softmax loss becomes dice+bce.
+    let loss_name = match (&regions, setup.loss.replace(' ', "").as_str()) {
+        (Some(_), "dice+ce") => "dice+bce".to_string(),
+        _ => setup.loss.clone(),
+    };
     // One loss per output resolution; the number of outputs is known after the first forward.
     let mut losses = LazyDeepSupervision {
         base: Some(build_loss_from_expr(
             registry,
-            &setup.loss,
+            &loss_name,
             &LossSpec {
                 batch_dice: config.batch_dice.unwrap_or(false),
                 ignore_label,
-                regions: false,
+                regions: regions.is_some(),
                 options: setup.loss_options.clone(),
             },
         )?),
         wrapped: None,
     };
+    // nnU-Net: GradScaler on CUDA only.
+    let use_amp = setup.amp && setup.device.is_cuda();
+    let mut scaler = use_amp.then(|| GradScaler::new(GradScalerConfig::default()));
 
     let mut optimizer = Optimizer::new(
         &vs,
@@ -321,6 +390,9 @@ pub fn train(
         }
         checkpoint::restore_network(&mut vs, &loaded.network, out)?;
         optimizer.load_state(&loaded.optimizer)?;
+        if let Some(scaler) = scaler.as_mut() {
+            scaler.load_state(&loaded.optimizer)?;
+        }
         start_epoch = loaded.meta.epoch;
         log = loaded.meta.log;
         best = loaded.meta.best_ema_pseudo_dice;
@@ -334,8 +406,32 @@ pub fn train(
         ));
     }
 
+    runlog.line(&format!(
+        "Device {:?}, mixed precision {}; {} input channel(s){}; {} output(s){}; loss {loss_name}",
+        setup.device,
+        if use_amp {
+            "on (fp16 autocast, loss scaling)"
+        } else {
+            "off"
+        },
+        spec.in_channels,
+        if cascade_labels.is_some() {
+            " incl. the previous stage's one-hot segmentation"
+        } else {
+            ""
+        },
+        spec.num_outputs,
+        if regions.is_some() {
+            " (regions, sigmoid)"
+        } else {
+            ""
+        },
+    ));
+
     let mut augment = AugmentConfig::nnunet(&patch)?;
     augment.use_mask_for_norm = config.use_mask_for_norm.clone().unwrap_or_default();
+    augment.regions = label_setup::target_regions(&setup.dataset)?;
+    augment.cascade_labels = cascade_labels.clone();
     let train_loader = Arc::new(DataLoader::new(
         train_cases,
         LoaderConfig::training(augment.clone(), batch_size),
@@ -397,14 +493,30 @@ pub fn train(
             let batch = train_batches.next_batch()?;
             let (x, targets) = batch.to_tensors(setup.device)?;
             let target = targets[0].f_clamp_min(0)?;
-            let outputs = network.forward_t(&x, true)?;
-            let ds = losses.get(&outputs, &setup.network)?;
-            let sizes: Vec<Vec<i64>> = outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
-            let value = ds.compute(&outputs, &downsample_target(&target, &sizes)?)?;
             optimizer.zero_grad();
-            value.f_backward()?;
-            optimizer.clip_grad_norm(options.grad_clip_norm);
-            optimizer.step();
+            let value = tch::autocast(use_amp, || -> Result<Tensor> {
+                let outputs = network.forward_t(&x, true)?;
+                let ds = losses.get(&outputs, &setup.network)?;
+                let sizes: Vec<Vec<i64>> = outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
+                ds.compute(&outputs, &downsample_target(&target, &sizes)?)
+            })?;
+            match scaler.as_mut() {
+                Some(scaler) => {
+                    // nnU-Net: scale → backward → unscale → clip → step unless inf/NaN → update.
+                    scaler.scale(&value)?.f_backward()?;
+                    let found_inf = scaler.unscale(&vs.trainable_variables())?;
+                    optimizer.clip_grad_norm(options.grad_clip_norm);
+                    if !found_inf {
+                        optimizer.step();
+                    }
+                    scaler.update(found_inf);
+                }
+                None => {
+                    value.f_backward()?;
+                    optimizer.clip_grad_norm(options.grad_clip_norm);
+                    optimizer.step();
+                }
+            }
             train_loss += value.double_value(&[]);
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -419,13 +531,17 @@ pub fn train(
                 let batch = val_batches.next_batch()?;
                 let (x, targets) = batch.to_tensors(setup.device)?;
                 let target = targets[0].f_clamp_min(0)?;
-                let outputs = network.forward_t(&x, false)?;
-                let sizes: Vec<Vec<i64>> = outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
-                let value = losses
-                    .get(&outputs, &setup.network)?
-                    .compute(&outputs, &downsample_target(&target, &sizes)?)?;
+                let (outputs, value) = tch::autocast(use_amp, || -> Result<_> {
+                    let outputs = network.forward_t(&x, false)?;
+                    let sizes: Vec<Vec<i64>> =
+                        outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
+                    let value = losses
+                        .get(&outputs, &setup.network)?
+                        .compute(&outputs, &downsample_target(&target, &sizes)?)?;
+                    Ok((outputs, value))
+                })?;
                 val_loss += value.double_value(&[]);
-                counts.add(&outputs[0], &target, ignore_label)?;
+                counts.add(&outputs[0], &target, ignore_label, regions.is_some())?;
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
@@ -472,7 +588,7 @@ pub fn train(
                 out,
                 "checkpoint_best",
                 &vs,
-                &optimizer.state_tensors(),
+                &train_state(&optimizer, scaler.as_ref()),
                 &meta(epoch + 1, generation, &log, best),
             )?;
         }
@@ -482,7 +598,7 @@ pub fn train(
                 out,
                 "checkpoint_latest",
                 &vs,
-                &optimizer.state_tensors(),
+                &train_state(&optimizer, scaler.as_ref()),
                 &meta(epoch + 1, generation, &log, best),
             )?;
         }
@@ -496,7 +612,7 @@ pub fn train(
             out,
             "checkpoint_final",
             &vs,
-            &optimizer.state_tensors(),
+            &train_state(&optimizer, scaler.as_ref()),
             &meta(epochs.max(start_epoch), generation, &log, best),
         )?;
         for file in [
@@ -512,4 +628,68 @@ pub fn train(
         log,
         best_ema_pseudo_dice: best,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tensor(values: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(values).reshape(shape)
+    }
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
+    }
+
+    #[test]
+    fn pseudo_dice_softmax_skips_background_and_ignored_voxels() {
+        // argmax per voxel: 0, 1, 2, 1; target 0, 1, 1, ignore(3)
+        let logits = tensor(
+            &[
+                5., 0., 0., 0., //
+                0., 5., 0., 5., //
+                0., 0., 5., 0.,
+            ],
+            &[1, 3, 1, 4],
+        );
+        let target = Tensor::from_slice(&[0i16, 1, 1, 3]).reshape([1, 1, 1, 4]);
+        let mut counts = DiceCounts::default();
+        counts.add(&logits, &target, Some(3), false).unwrap();
+        assert_eq!(
+            (counts.tp.clone(), counts.fp.clone()),
+            (vec![1., 0.], vec![0., 1.])
+        );
+        assert_eq!(counts.fn_, vec![1., 0.]);
+        assert!(close(&counts.dice(), &[2.0 / 3.0, 0.0]));
+        // counts accumulate over batches
+        counts.add(&logits, &target, Some(3), false).unwrap();
+        assert_eq!(counts.tp, vec![2., 0.]);
+    }
+
+    #[test]
+    fn pseudo_dice_regions_uses_sigmoid_and_the_ignore_channel() {
+        let logits = tensor(
+            &[
+                5., -5., 5., 5., //
+                -5., 5., 5., -5.,
+            ],
+            &[1, 2, 1, 4],
+        );
+        // region channels, then the ignore channel (voxel 3 ignored)
+        let target =
+            Tensor::from_slice(&[1i16, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1]).reshape([1, 3, 1, 4]);
+        let mut counts = DiceCounts::default();
+        counts.add(&logits, &target, Some(3), true).unwrap();
+        assert_eq!(counts.tp, vec![2., 1.]);
+        assert_eq!(counts.fp, vec![0., 1.]);
+        assert_eq!(counts.fn_, vec![0., 0.]);
+        assert!(close(&counts.dice(), &[1.0, 2.0 / 3.0]));
+        // without an ignore label every voxel counts (target has only the region channels)
+        let mut plain = DiceCounts::default();
+        plain
+            .add(&logits, &target.narrow(1, 0, 2), None, true)
+            .unwrap();
+        assert_eq!(plain.fp, vec![1., 1.]);
+    }
 }

@@ -1,10 +1,11 @@
 //! `nnunet demo`, the README's first command: the whole pipeline on a generated 2D phantom
 //! dataset — data, verify + fingerprint + plan + preprocess, a short training of fold 0,
-//! prediction of the held-out test images, and evaluation against their labels. Each step runs
+//! prediction of the held-out test images, evaluation against their labels, and PNG overlays
+//! (ground truth | prediction) of the test images. Each step runs
 //! the same command a user would type (parsed by the same clap definitions) and prints it.
 //!
 //! Everything lives under `--dir` (default `nnunet_demo/`): `nnUNet_raw`, `nnUNet_preprocessed`,
-//! `nnUNet_results`, `predictions`. A second run reuses what exists (the trained fold too), so
+//! `nnUNet_results`, `predictions`, `overlays`. A second run reuses what exists (the trained fold too), so
 //! it finishes in seconds; `--fresh` starts over.
 
 use anyhow::{Context, Result};
@@ -156,13 +157,33 @@ pub fn run(args: DemoArgs) -> Result<()> {
         &["evaluate", &labels_ts, &predictions_s, "-d", "901"],
         super::predict::run_evaluate,
     )?;
+    let overlays = args.dir.join("overlays");
+    let overlays_s = overlays.to_string_lossy().into_owned();
+    step(
+        "draw overlays: test image + label contours, ground truth | prediction",
+        &[
+            "overlay",
+            "-i",
+            &images_ts,
+            "-g",
+            &labels_ts,
+            "-p",
+            &predictions_s,
+            "-o",
+            &overlays_s,
+            "-d",
+            "901",
+        ],
+        super::overlay::run,
+    )?;
 
     println!(
         "\nDone in {:.0} s. Outputs:\n  training: {}\n    (progress.png, training_log.txt, checkpoints)\n  \
-         predictions and summary.json: {}",
+         predictions and summary.json: {}\n  overlays (PNG): {}",
         started.elapsed().as_secs_f64(),
         fold.display(),
-        predictions.display()
+        predictions.display(),
+        overlays.display()
     );
     Ok(())
 }

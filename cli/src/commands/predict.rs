@@ -1,12 +1,9 @@
 //! `nnunet predict` (nnUNetv2_predict) and `nnunet evaluate` (nnUNetv2_evaluate_folder).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use nnunet_core::paths::NnunetPaths;
-use nnunet_core::{DatasetDescriptor, DeviceChoice, atomic};
-use nnunet_inference::predict::{Model, PredictOptions, predict_folder};
-use nnunet_planning::plan_dataset::DatasetFolders;
-use nnunet_trainers::experiment::trainer_folder;
+use nnunet_core::DeviceChoice;
+use nnunet_inference::predict::{FolderOptions, Model, PredictOptions, predict_folder};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -36,6 +33,14 @@ pub struct PredictArgs {
     /// Disable mirroring test-time augmentation.
     #[arg(long)]
     pub no_tta: bool,
+    /// Also write each case's probabilities (CASE.npz, as nnU-Net, plus CASE.json with the
+    /// geometry) for `nnunet ensemble`.
+    #[arg(long)]
+    pub save_probabilities: bool,
+    /// Cascade (3d_cascade_fullres): folder with the previous stage's segmentations
+    /// (CASE<ending>).
+    #[arg(long = "prev-stage", value_name = "DIR")]
+    pub prev_stage: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     #[arg(long = "plugin", value_name = "PATH")]
@@ -43,19 +48,12 @@ pub struct PredictArgs {
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let paths = NnunetPaths::from_env();
-    let folders = DatasetFolders::resolve(&args.dataset, &paths)?;
-    let results = paths
-        .results
-        .as_ref()
-        .context("nnUNet_results is not set")?;
-    let model_dir = trainer_folder(
-        results,
-        &folders.name,
+    let (_, model_dir) = super::model_folder(
+        &args.dataset,
         &args.trainer,
         &args.plans,
         &args.configuration,
-    );
+    )?;
     let registry = super::registry_with(&args.plugins)?;
     let checkpoint = match args.checkpoint.as_str() {
         "final" | "best" => format!("checkpoint_{}", args.checkpoint),
@@ -72,7 +70,12 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     };
     let model = Model::load(&registry, &options)?;
     let started = std::time::Instant::now();
-    let written = predict_folder(&model, &args.input, &args.output, true)?;
+    let folder_options = FolderOptions {
+        save_probabilities: args.save_probabilities,
+        prev_stage: args.prev_stage,
+        progress: true,
+    };
+    let written = predict_folder(&model, &args.input, &args.output, &folder_options)?;
     println!(
         "{} segmentation(s) written to {} in {:.1} s",
         written.len(),
@@ -88,25 +91,15 @@ pub struct EvaluateArgs {
     pub reference: PathBuf,
     /// Folder of predicted label maps.
     pub prediction: PathBuf,
-    /// dataset.json (labels, ignore label, regions, file ending); or -d.
-    #[arg(long = "djfile")]
-    pub dataset_json: Option<PathBuf>,
-    #[arg(short = 'd', long)]
-    pub dataset: Option<String>,
+    #[command(flatten)]
+    pub dataset: super::DatasetChoice,
     /// Output file (default: PREDICTION/summary.json).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let dataset_json = match (&args.dataset_json, &args.dataset) {
-        (Some(file), _) => file.clone(),
-        (None, Some(d)) => {
-            nnunet_datasets::raw::find_dataset(&NnunetPaths::from_env(), d)?.join("dataset.json")
-        }
-        (None, None) => anyhow::bail!("give the dataset: -d ID or --djfile dataset.json"),
-    };
-    let dataset: DatasetDescriptor = atomic::read_json(&dataset_json)?;
+    let dataset = args.dataset.read(None)?;
     let output = args
         .output
         .unwrap_or_else(|| args.prediction.join("summary.json"));

@@ -1,6 +1,7 @@
 //! `nnunet train` (flags) and `nnunet run experiment.toml`: both build an
 //! [`Experiment`](nnunet_trainers::experiment::Experiment) and train its folds.
 
+use super::validation::{ValidationArgs, validate};
 use anyhow::{Context, Result};
 use clap::Args;
 use nnunet_core::DeviceChoice;
@@ -58,12 +59,17 @@ pub struct TrainArgs {
     /// Continue from the last checkpoint.
     #[arg(long = "continue")]
     pub resume: bool,
+    /// Train in fp32 on CUDA (default: fp16 mixed precision with loss scaling, as nnU-Net).
+    #[arg(long)]
+    pub no_amp: bool,
     /// Initialise from these weights (all but the segmentation heads).
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
     /// Plugin file to load; may be repeated.
     #[arg(long = "plugin", value_name = "PATH")]
     pub plugins: Vec<PathBuf>,
+    #[command(flatten)]
+    pub validation: ValidationArgs,
 }
 
 #[derive(Args)]
@@ -107,6 +113,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         plugins: args.plugins,
         pretrained: args.pretrained,
         resume: args.resume,
+        amp: !args.no_amp,
     };
     if let Some(e) = args.epochs {
         experiment.training.epochs = e;
@@ -117,20 +124,24 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     if let Some(v) = args.validation_iterations {
         experiment.training.validation_iterations = v;
     }
-    train_experiment(&experiment)
+    train_experiment(&experiment, &args.validation)
 }
 
 pub fn run_toml(args: RunArgs) -> Result<()> {
     let experiment = Experiment::from_toml_file(&args.experiment)?;
-    train_experiment(&experiment)
+    train_experiment(&experiment, &ValidationArgs::default())
 }
 
-fn train_experiment(experiment: &Experiment) -> Result<()> {
+fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Result<()> {
     let registry = super::registry_with(&experiment.plugins)?;
     let paths = NnunetPaths::from_env();
     for fold in &experiment.folds {
         let prepared = prepare_fold(&paths, experiment, fold, true)
             .with_context(|| format!("preparing fold {}", fold.label()))?;
+        if validation.val {
+            validate(&registry, experiment, &prepared, validation)?;
+            continue;
+        }
         println!(
             "training {} {} fold {} → {}",
             experiment.dataset,
@@ -141,8 +152,8 @@ fn train_experiment(experiment: &Experiment) -> Result<()> {
         let outcome = nnunet_trainers::training::train(
             &registry,
             &prepared.setup,
-            prepared.train_cases,
-            prepared.val_cases,
+            prepared.train_cases.clone(),
+            prepared.val_cases.clone(),
         )
         .with_context(|| format!("training fold {}", fold.label()))?;
         match outcome.log.epochs.last() {
@@ -160,6 +171,9 @@ fn train_experiment(experiment: &Experiment) -> Result<()> {
                     .map_or("-".to_string(), |b| format!("{b:.4}"))
             ),
             None => println!("fold {}: nothing to do", fold.label()),
+        }
+        if !validation.no_validation {
+            validate(&registry, experiment, &prepared, validation)?;
         }
     }
     Ok(())

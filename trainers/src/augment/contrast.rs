@@ -4,17 +4,14 @@
 
 use rand::Rng;
 
+use super::stats;
 use crate::random::bg_contrast;
 use crate::sample::Sample;
 
 /// Applies contrast to one channel with factor `f`.
 pub fn contrast_channel(x: &mut [f32], f: f32, preserve_range: bool) {
-    let mean = (x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64) as f32;
-    let (lo, hi) = x
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let mean = stats::mean(x) as f32;
+    let (lo, hi) = stats::min_max(x);
     for v in x.iter_mut() {
         *v = (*v - mean) * f + mean;
         if preserve_range {

@@ -40,6 +40,20 @@ fn resize_axis(
         })
         .collect();
     let mut out = vec![0f32; outer * new_len * inner];
+    if inner == 1 {
+        // along the last axis: voxel by voxel, with no per-voxel slicing
+        for (src_row, out_row) in src.chunks_exact(n_in).zip(out.chunks_exact_mut(new_len)) {
+            for (d, &(i0, i1, w)) in out_row.iter_mut().zip(&taps) {
+                let x = src_row[i0];
+                *d = if w == 0.0 {
+                    x
+                } else {
+                    x + (src_row[i1] - x) * w
+                };
+            }
+        }
+        return out;
+    }
     for o in 0..outer {
         let src_block = &src[o * n_in * inner..(o + 1) * n_in * inner];
         let out_block = &mut out[o * new_len * inner..(o + 1) * new_len * inner];
@@ -131,6 +145,26 @@ mod tests {
         simulate_low_resolution_channel(&mut s, shape, &[2], 0.5);
         let row = &s[..8];
         assert!(row.iter().all(|&v| (v - 1.0).abs() < 1e-6), "{row:?}");
+    }
+
+    #[test]
+    fn last_axis_path_equals_the_row_blend_path() {
+        // resizing along x (voxel path) equals resizing the transpose along y (row path)
+        let (rows, n) = (3usize, 23usize);
+        let a: Vec<f32> = (0..rows * n)
+            .map(|i| ((i * 7919) % 97) as f32 / 9.0)
+            .collect();
+        let t: Vec<f32> = (0..n * rows)
+            .map(|i| a[(i % rows) * n + i / rows])
+            .collect();
+        for (new_len, linear) in [(11, false), (17, true), (23, true), (40, true)] {
+            let x = resize_axis(&a, [1, rows, n], 2, new_len, linear);
+            let y = resize_axis(&t, [1, n, rows], 1, new_len, linear);
+            let y_back: Vec<f32> = (0..rows * new_len)
+                .map(|i| y[(i % new_len) * rows + i / new_len])
+                .collect();
+            assert_eq!(x, y_back, "{new_len} {linear}");
+        }
     }
 
     #[test]

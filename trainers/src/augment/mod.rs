@@ -20,6 +20,7 @@ pub mod mirror;
 pub mod morphology;
 pub mod noise;
 pub mod spatial;
+pub mod stats;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -196,10 +197,30 @@ fn finish<R: Rng>(mut s: Sample, cfg: &AugmentConfig, rng: Option<&mut R>) -> Au
     }
     let axes = cfg.network_axes();
     let targets = match &cfg.deep_supervision_scales {
-        Some(scales) => scales
-            .iter()
-            .map(|sc| downsample_seg(&s.seg, s.seg_channels, s.shape, &axes, sc))
-            .collect(),
+        Some(scales) => {
+            let mut t: Vec<SegTarget> = scales
+                .iter()
+                .skip(1)
+                .map(|sc| downsample_seg(&s.seg, s.seg_channels, s.shape, &axes, sc))
+                .collect();
+            // the full-size target (scale 1, nnU-Net's first) takes the labels without a copy
+            match scales.first() {
+                Some(sc) if sc.iter().all(|&v| v == 1.0) => t.insert(
+                    0,
+                    SegTarget {
+                        data: s.seg,
+                        channels: s.seg_channels,
+                        shape: s.shape,
+                    },
+                ),
+                Some(sc) => t.insert(
+                    0,
+                    downsample_seg(&s.seg, s.seg_channels, s.shape, &axes, sc),
+                ),
+                None => {}
+            }
+            t
+        }
         None => vec![SegTarget {
             data: s.seg,
             channels: s.seg_channels,

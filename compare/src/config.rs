@@ -1,0 +1,331 @@
+//! `compare.toml`: what a comparison trains — one dataset, configuration, set of folds and
+//! budget shared by every network, and the list of `[[networks]]` to compare.
+//!
+//! ```toml
+//! dataset = "Dataset004_Hippocampus"      # id, name or raw folder
+//! configuration = "3d_fullres"
+//! folds = [0, 1]
+//! plugins = ["../../target/release/libnnunet_plugin_mednext.so"]  # relative to this file
+//!
+//! [budget]                                 # shared by every network
+//! epochs = 5
+//! iterations_per_epoch = 25
+//! validation_iterations = 5
+//! device = "cpu"
+//! workers = 2
+//!
+//! [[networks]]
+//! label = "PlainConvUNet"                  # the plans' default network
+//!
+//! [[networks]]
+//! label = "ResEnc-M"
+//! plans = "nnUNetResEncUNetMPlans"         # `nnunet plan -d 4 --planner resenc-m`
+//!
+//! [[networks]]
+//! label = "MedNeXt-S k3"
+//! network = "mednext-s-k3"
+//! trainer = "mednext"
+//! ```
+//! Unknown keys anywhere are errors naming the file.
+
+use nnunet_core::trainer::TrainingOptions;
+use nnunet_core::{DeviceChoice, Error, Result};
+use nnunet_trainers::experiment::{Experiment, Fold};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+// Keys left out take `Experiment`'s own defaults (see `Comparison::experiment`).
+
+fn default_step_size() -> f64 {
+    0.5
+}
+fn yes() -> bool {
+    true
+}
+
+/// The budget every network gets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub epochs: usize,
+    pub iterations_per_epoch: usize,
+    pub validation_iterations: usize,
+    /// One batch size for every network instead of each plans' own (their plans differ: on
+    /// Hippocampus the default plans say 7, ResEnc-M's 58, too much for a CPU's memory).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    /// Data-augmentation worker threads (default: all cores).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Sliding-window step of the final validation (nnU-Net: 0.5).
+    #[serde(default = "default_step_size")]
+    pub step_size: f64,
+    /// Mirroring test-time augmentation in the final validation.
+    #[serde(default = "yes")]
+    pub mirroring: bool,
+    /// Mixed precision on CUDA (nnU-Net's default); no effect on the CPU.
+    #[serde(default = "yes")]
+    pub amp: bool,
+}
+
+/// One network of the comparison: a label for the report and how to train it. Keys left out
+/// take `nnunet train`'s defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkEntry {
+    /// Name in the report (also names its run folder).
+    pub label: String,
+    /// Registered network name; default: the plans' architecture.
+    #[serde(default)]
+    pub network: Option<String>,
+    #[serde(default)]
+    pub network_options: Option<serde_json::Value>,
+    /// Plans name; default: the comparison's `plans`.
+    #[serde(default)]
+    pub plans: Option<String>,
+    /// Default `nnUNetTrainer`.
+    #[serde(default)]
+    pub trainer: Option<String>,
+    #[serde(default)]
+    pub trainer_options: Option<serde_json::Value>,
+    /// Default `dice+ce`.
+    #[serde(default)]
+    pub loss: Option<String>,
+    #[serde(default)]
+    pub loss_options: Option<serde_json::Value>,
+    /// Other training options (optimiser, learning rate, seed, …); the budget's epochs and
+    /// iterations override these.
+    #[serde(default)]
+    pub training: Option<TrainingOptions>,
+}
+
+/// A whole comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    pub dataset: String,
+    pub configuration: String,
+    /// Default `[0]`.
+    #[serde(default)]
+    pub folds: Option<Vec<Fold>>,
+    /// Default plans for every network (default `nnUNetPlans`).
+    #[serde(default)]
+    pub plans: Option<String>,
+    #[serde(default)]
+    pub plugins: Vec<PathBuf>,
+    /// Output folder (relative to the TOML file); default:
+    /// `$nnUNet_results/<Dataset>/comparisons/<TOML file stem>`.
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    pub budget: Budget,
+    pub networks: Vec<NetworkEntry>,
+    /// The TOML file's stem (not a key).
+    #[serde(skip)]
+    pub name: String,
+}
+
+impl Comparison {
+    /// Reads and checks `compare.toml`; relative plugin and output paths are relative to it.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut comparison: Comparison = toml::from_str(&text)
+            .map_err(|e| Error::invalid_file(path, format!("invalid comparison: {e}")))?;
+        comparison.name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "comparison".into());
+        let base = path.parent().unwrap_or(Path::new("."));
+        for plugin in &mut comparison.plugins {
+            if plugin.is_relative() {
+                *plugin = base.join(&*plugin);
+            }
+        }
+        if let Some(out) = comparison.output.as_mut().filter(|p| p.is_relative()) {
+            *out = base.join(&*out);
+        }
+        comparison
+            .check()
+            .map_err(|e| Error::invalid_file(path, e.to_string()))?;
+        Ok(comparison)
+    }
+
+    /// Folds are valid, there is at least one network, labels are unique and give distinct
+    /// folder names.
+    pub fn check(&self) -> Result<()> {
+        for fold in self.folds() {
+            Fold::parse(&fold.label())?;
+        }
+        if self.folds().is_empty() {
+            return Err(Error::Invalid("folds is empty".into()));
+        }
+        if self.networks.is_empty() {
+            return Err(Error::Invalid("no [[networks]] to compare".into()));
+        }
+        let mut slugs: Vec<String> = Vec::new();
+        for entry in &self.networks {
+            let slug = entry.slug();
+            if slug.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "network label {:?} has no letters or digits",
+                    entry.label
+                )));
+            }
+            if slugs.contains(&slug) {
+                return Err(Error::Invalid(format!(
+                    "network label {:?} is used twice (or differs only in punctuation)",
+                    entry.label
+                )));
+            }
+            slugs.push(slug);
+        }
+        if self.budget.epochs == 0 || self.budget.iterations_per_epoch == 0 {
+            return Err(Error::Invalid(
+                "budget: epochs and iterations_per_epoch must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The experiment that trains `entry` on this comparison's dataset, folds and budget.
+    pub fn experiment(&self, entry: &NetworkEntry) -> Result<Experiment> {
+        // Start from the experiment's own defaults, as `nnunet run` would for the same keys.
+        let mut e: Experiment = serde_json::from_value(serde_json::json!({
+            "dataset": self.dataset,
+            "configuration": self.configuration,
+        }))
+        .map_err(|e| Error::Invalid(format!("experiment defaults: {e}")))?;
+        let set = |slot: &mut String, value: &Option<String>| {
+            if let Some(v) = value {
+                slot.clone_from(v);
+            }
+        };
+        let set_json = |slot: &mut serde_json::Value, value: &Option<serde_json::Value>| {
+            if let Some(v) = value {
+                slot.clone_from(v);
+            }
+        };
+        if let Some(folds) = &self.folds {
+            e.folds.clone_from(folds);
+        }
+        set(&mut e.plans, &self.plans);
+        set(&mut e.plans, &entry.plans);
+        set(&mut e.trainer, &entry.trainer);
+        set_json(&mut e.trainer_options, &entry.trainer_options);
+        e.network.clone_from(&entry.network);
+        set_json(&mut e.network_options, &entry.network_options);
+        set(&mut e.loss, &entry.loss);
+        set_json(&mut e.loss_options, &entry.loss_options);
+        if let Some(training) = &entry.training {
+            e.training.clone_from(training);
+        }
+        e.training.epochs = self.budget.epochs;
+        e.training.iterations_per_epoch = self.budget.iterations_per_epoch;
+        e.training.validation_iterations = self.budget.validation_iterations;
+        if self.budget.batch_size.is_some() {
+            e.training.batch_size = self.budget.batch_size;
+        }
+        e.device = self.budget.device;
+        if let Some(w) = self.budget.workers {
+            e.workers = w;
+        }
+        e.amp = self.budget.amp;
+        e.plugins.clone_from(&self.plugins);
+        Ok(e)
+    }
+
+    /// The folds to run (default `[0]`).
+    pub fn folds(&self) -> Vec<Fold> {
+        self.folds.clone().unwrap_or_else(|| vec![Fold::Index(0)])
+    }
+}
+
+impl NetworkEntry {
+    /// The label as a folder name: letters and digits kept, runs of anything else → `-`.
+    pub fn slug(&self) -> String {
+        let mut out = String::new();
+        for c in self.label.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_end_matches('-').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+dataset = "4"
+configuration = "3d_fullres"
+folds = [0, 1]
+plugins = ["lib/libx.so"]
+
+[budget]
+epochs = 2
+iterations_per_epoch = 3
+validation_iterations = 1
+device = "cpu"
+
+[[networks]]
+label = "PlainConvUNet"
+
+[[networks]]
+label = "ResEnc-M"
+plans = "nnUNetResEncUNetMPlans"
+
+[[networks]]
+label = "MedNeXt-S k3"
+network = "mednext-s-k3"
+trainer = "mednext"
+[networks.training]
+seed = 7
+"#;
+
+    #[test]
+    fn example_parses_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cmp.toml");
+        std::fs::write(&file, EXAMPLE).unwrap();
+        let c = Comparison::from_toml_file(&file).unwrap();
+        assert_eq!(c.name, "cmp");
+        assert_eq!(c.folds(), vec![Fold::Index(0), Fold::Index(1)]);
+        assert_eq!(c.plugins, vec![dir.path().join("lib/libx.so")]);
+        assert_eq!(c.networks.len(), 3);
+        assert_eq!(c.networks[2].slug(), "MedNeXt-S-k3");
+        let e = c.experiment(&c.networks[1]).unwrap();
+        assert_eq!(e.plans, "nnUNetResEncUNetMPlans");
+        assert_eq!(e.training.epochs, 2);
+        let e = c.experiment(&c.networks[2]).unwrap();
+        assert_eq!(e.network.as_deref(), Some("mednext-s-k3"));
+        assert_eq!(e.trainer, "mednext");
+        assert_eq!(e.loss, "dice+ce");
+        assert_eq!(c.experiment(&c.networks[0]).unwrap().plans, "nnUNetPlans");
+        assert_eq!((e.training.seed, e.training.iterations_per_epoch), (7, 3));
+        assert_eq!(c.budget.step_size, 0.5);
+    }
+
+    #[test]
+    fn unknown_keys_and_duplicate_labels_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(
+            &file,
+            EXAMPLE.replace("trainer = \"mednext\"", "trainr = \"x\""),
+        )
+        .unwrap();
+        let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("trainr"), "{err}");
+        std::fs::write(&file, EXAMPLE.replace("ResEnc-M", "PlainConvUNet")).unwrap();
+        let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("twice"), "{err}");
+        std::fs::write(&file, EXAMPLE.replace("epochs = 2", "epochz = 2")).unwrap();
+        let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+        assert!(err.contains("epochz"), "{err}");
+    }
+}

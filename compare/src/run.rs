@@ -1,0 +1,227 @@
+//! One network × one fold of a comparison: train (or reuse), validate (or reuse), and record
+//! the figures the report needs in `fold_K/compare_record.json`.
+//!
+//! Each network trains in its own results root, `<output>/runs/<label>/`, below which the
+//! layout is nnU-Net's (`<Dataset>/<trainer>__<plans>__<configuration>/fold_K`), so runs of two
+//! networks that share trainer and plans never collide and `nnunet predict` can use any of them.
+//! A fold with `checkpoint_final` and `validation/summary.json` is reused, not retrained; one
+//! interrupted mid-training continues from `checkpoint_latest`.
+
+use crate::config::{Comparison, NetworkEntry};
+use crate::gpu_memory::PeakGpuMemory;
+use nnunet_core::paths::NnunetPaths;
+use nnunet_core::tch::Device;
+use nnunet_core::{Error, Registry, Result, atomic};
+use nnunet_inference::validation::{ValidationOptions, validate_fold, validation_folder};
+use nnunet_planning::plan_dataset::DatasetFolders;
+use nnunet_trainers::checkpoint;
+use nnunet_trainers::experiment::{Fold, prepare_fold, trainer_folder};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File name of a run's record, in its `fold_K` folder.
+pub const RECORD_FILE: &str = "compare_record.json";
+
+/// What one network × fold produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub label: String,
+    /// The network name the checkpoint records (e.g. `PlainConvUNet`, `mednext-s-k3`).
+    pub network: String,
+    pub plans: String,
+    pub trainer: String,
+    pub fold: String,
+    pub parameters: u64,
+    pub epochs: usize,
+    /// Mean wall time of the trained epochs (training + validation iterations).
+    pub train_seconds_per_epoch: Option<f64>,
+    /// Final validation wall time per case: read, sliding window (+ mirroring), export, score.
+    pub inference_seconds_per_case: Option<f64>,
+    pub validation_cases: usize,
+    /// This process's peak GPU memory in MiB (`nvidia-smi`), on CUDA only.
+    pub peak_gpu_mib: Option<u64>,
+    /// `cpu` or `cuda`.
+    pub device: String,
+    /// Mean validation Dice per evaluated label key (`"1"`, …); `None` where undefined.
+    pub dice: LabelDice,
+    pub foreground_dice: Option<f64>,
+    /// The fold's folder.
+    pub fold_dir: PathBuf,
+    /// Whether this invocation trained it (false when it was reused).
+    #[serde(skip)]
+    pub trained_now: bool,
+    /// Whether this invocation validated it.
+    #[serde(skip)]
+    pub validated_now: bool,
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Mean Dice per label key (`None` where undefined).
+pub type LabelDice = BTreeMap<String, Option<f64>>;
+
+/// Mean Dice per label and the foreground mean from a `summary.json` (nnU-Net writes `NaN`,
+/// which is not JSON: read as null).
+pub fn read_summary_dice(path: &Path) -> Result<(LabelDice, Option<f64>)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text.replace(": NaN", ": null"))
+        .map_err(|e| Error::invalid_file(path, format!("not a summary.json: {e}")))?;
+    let mean = value["mean"]
+        .as_object()
+        .ok_or_else(|| Error::invalid_file(path, "summary.json has no \"mean\""))?;
+    let dice = mean
+        .iter()
+        .map(|(k, m)| (k.clone(), m["Dice"].as_f64()))
+        .collect();
+    Ok((dice, value["foreground_mean"]["Dice"].as_f64()))
+}
+
+/// The results root of one network of a comparison.
+pub fn run_root(output: &Path, entry: &NetworkEntry) -> PathBuf {
+    output.join("runs").join(entry.slug())
+}
+
+/// Trains (unless finished), validates (unless done) and records one network × fold.
+pub fn run_fold(
+    registry: &Registry,
+    paths: &NnunetPaths,
+    comparison: &Comparison,
+    entry: &NetworkEntry,
+    fold: &Fold,
+    output: &Path,
+    progress: bool,
+) -> Result<RunRecord> {
+    let root = run_root(output, entry);
+    let run_paths = NnunetPaths {
+        results: Some(root.clone()),
+        ..paths.clone()
+    };
+    let mut experiment = comparison.experiment(entry)?;
+    let folders = DatasetFolders::resolve(&experiment.dataset, &run_paths)?;
+    let model_dir = trainer_folder(
+        &root,
+        &folders.name,
+        &experiment.trainer,
+        &experiment.plans,
+        &experiment.configuration,
+    );
+    let fold_label = fold.label();
+    let fold_dir = model_dir.join(format!("fold_{fold_label}"));
+    let record_file = fold_dir.join(RECORD_FILE);
+    let summary_file = validation_folder(&model_dir, &fold_label).join("summary.json");
+    let final_json = checkpoint::paths(&fold_dir, "checkpoint_final").1;
+    let finished = final_json.exists();
+    if finished {
+        // A finished run is reused only if it was trained on this budget.
+        let meta: checkpoint::CheckpointMeta = atomic::read_json(&final_json)?;
+        let (had, want) = (&meta.options, &experiment.training);
+        if (had.epochs, had.iterations_per_epoch) != (want.epochs, want.iterations_per_epoch) {
+            return Err(Error::invalid_file(
+                &final_json,
+                format!(
+                    "trained with {} epochs × {} iterations, but the budget is {} × {}: remove \
+                     {} or choose another output folder",
+                    had.epochs,
+                    had.iterations_per_epoch,
+                    want.epochs,
+                    want.iterations_per_epoch,
+                    fold_dir.display()
+                ),
+            ));
+        }
+    }
+    if finished && summary_file.exists() && record_file.exists() {
+        let record: RunRecord = atomic::read_json(&record_file)?;
+        if record.label == entry.label {
+            return Ok(record);
+        }
+    }
+
+    let device = experiment.device.resolve()?;
+    let memory = matches!(device, Device::Cuda(_)).then(PeakGpuMemory::start);
+    let mut trained_now = false;
+    if !finished {
+        experiment.resume = checkpoint::paths(&fold_dir, "checkpoint_latest").1.exists();
+        let prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        nnunet_trainers::training::train(
+            registry,
+            &prepared.setup,
+            prepared.train_cases,
+            prepared.val_cases,
+        )?;
+        trained_now = true;
+    }
+    let mut validated_now = false;
+    let mut inference_seconds_per_case = None;
+    let mut validation_cases = 0;
+    if !summary_file.exists() || trained_now {
+        let options = ValidationOptions {
+            checkpoint: "checkpoint_final".into(),
+            step_size: comparison.budget.step_size,
+            mirroring: comparison.budget.mirroring,
+            device,
+            save_probabilities: false,
+        };
+        let started = Instant::now();
+        let summary = validate_fold(
+            registry,
+            &model_dir,
+            &experiment.configuration,
+            &fold_label,
+            &folders.preprocessed,
+            &[],
+            &options,
+        )?;
+        validation_cases = summary.metric_per_case.len();
+        inference_seconds_per_case =
+            Some(started.elapsed().as_secs_f64() / validation_cases.max(1) as f64);
+        validated_now = true;
+    }
+    let peak_gpu_mib = memory.and_then(PeakGpuMemory::finish);
+
+    let loaded = checkpoint::load(&fold_dir, "checkpoint_final")?;
+    let parameters = loaded.network.iter().map(|(_, t)| t.numel() as u64).sum();
+    let epochs = &loaded.meta.log.epochs;
+    let train_seconds_per_epoch = (!epochs.is_empty())
+        .then(|| epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64);
+    let (dice, foreground_dice) = read_summary_dice(&summary_file)?;
+    if validation_cases == 0 {
+        validation_cases = count_cases(&summary_file)?;
+    }
+    let record = RunRecord {
+        label: entry.label.clone(),
+        network: loaded.meta.network.clone(),
+        plans: experiment.plans.clone(),
+        trainer: experiment.trainer.clone(),
+        fold: fold_label,
+        parameters,
+        epochs: loaded.meta.epoch,
+        train_seconds_per_epoch,
+        inference_seconds_per_case,
+        validation_cases,
+        peak_gpu_mib,
+        device: match device {
+            Device::Cuda(_) => "cuda".into(),
+            _ => "cpu".into(),
+        },
+        dice: dice
+            .into_iter()
+            .map(|(k, v)| (k, v.and_then(finite)))
+            .collect(),
+        foreground_dice: foreground_dice.and_then(finite),
+        fold_dir,
+        trained_now,
+        validated_now,
+    };
+    atomic::write_json(&record_file, &record)?;
+    Ok(record)
+}
+
+fn count_cases(summary_file: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(summary_file).map_err(|e| Error::io(summary_file, e))?;
+    Ok(text.matches("\"prediction_file\"").count())
+}

@@ -1,0 +1,231 @@
+//! End-to-end prediction: `nnunet predict` against `nnUNetv2_predict` with the *same weights*
+//! on the same images, one after the other on the same machine: wall time, seconds per case,
+//! peak memory of the process tree, and how far the two predictions agree.
+//!
+//! Our trained fold is exported to an nnU-Net v2 model folder by
+//! `inference/benchmarks/export_to_nnunet.py` (our checkpoints keep nnU-Net's state-dict names),
+//! so both tools run the identical network; the agreement column is the foreground-mean Dice of
+//! our segmentations scored against nnU-Net's.
+//!
+//! ```text
+//! cargo build --release -p nnunet-cli
+//! cargo bench -p nnunet-inference --bench predict -- --results NNUNET_RESULTS \
+//!     [--dataset Dataset004_Hippocampus] [--configuration 3d_fullres] [--fold 0] \
+//!     [--input ../shared/data/Dataset004_Hippocampus/imagesTs] [--no-tta] \
+//!     [--nnunet-bin /work/peer/venv/bin] [--only-ours] [--write]
+//! ```
+//! `NNUNET_RESULTS` holds `DATASET/nnUNetTrainer__nnUNetPlans__CONFIG/fold_K` trained by us.
+//! nnU-Net runs as its README says for CPU (`-device cpu -npp 1 -nps 1`); both use all cores
+//! for the network. `--write` replaces this benchmark's section of docs/benchmarks.md.
+
+use nnunet_bench_support::{Measurement, docs_file, measure, write_section};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Options {
+    results: PathBuf,
+    dataset: String,
+    configuration: String,
+    fold: String,
+    input: PathBuf,
+    tta: bool,
+    nnunet_bin: PathBuf,
+    only_ours: bool,
+    write: bool,
+    scratch: PathBuf,
+}
+
+fn parse_args(repo: &Path) -> Result<Options, String> {
+    let mut o = Options {
+        results: PathBuf::new(),
+        dataset: "Dataset004_Hippocampus".into(),
+        configuration: "3d_fullres".into(),
+        fold: "0".into(),
+        input: PathBuf::new(),
+        tta: true,
+        nnunet_bin: PathBuf::from("/work/peer/venv/bin"),
+        only_ours: false,
+        write: false,
+        scratch: std::env::temp_dir().join("nnunet_predict_bench"),
+    };
+    let mut args = std::env::args().skip(1);
+    let mut input = None;
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--results" => o.results = PathBuf::from(value("--results")?),
+            "--dataset" => o.dataset = value("--dataset")?,
+            "--configuration" => o.configuration = value("--configuration")?,
+            "--fold" => o.fold = value("--fold")?,
+            "--input" => input = Some(PathBuf::from(value("--input")?)),
+            "--nnunet-bin" => o.nnunet_bin = PathBuf::from(value("--nnunet-bin")?),
+            "--scratch" => o.scratch = PathBuf::from(value("--scratch")?),
+            "--no-tta" => o.tta = false,
+            "--only-ours" => o.only_ours = true,
+            "--write" => o.write = true,
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    if o.results.as_os_str().is_empty() {
+        return Err("--results NNUNET_RESULTS is required (a folder with our trained fold)".into());
+    }
+    o.input = input.unwrap_or_else(|| {
+        repo.join("../shared/data")
+            .join(&o.dataset)
+            .join("imagesTs")
+    });
+    Ok(o)
+}
+
+fn trainer_dir(results: &Path, o: &Options) -> PathBuf {
+    results
+        .join(&o.dataset)
+        .join(format!("nnUNetTrainer__nnUNetPlans__{}", o.configuration))
+}
+
+fn count_cases(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter(|e| e.path().is_file()).count())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = match parse_args(&repo) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let raw = repo.join("../shared/data");
+    let ours_out = o.scratch.join("ours");
+    let theirs_out = o.scratch.join("nnunet");
+    let theirs_results = o.scratch.join("nnunet_results");
+    let _ = std::fs::remove_dir_all(&o.scratch);
+    std::fs::create_dir_all(&o.scratch).expect("scratch folder");
+    let cases = count_cases(&o.input);
+    let env = |c: &mut Command, results: &Path| {
+        c.env("nnUNet_raw", &raw)
+            .env("nnUNet_preprocessed", o.scratch.join("preprocessed"))
+            .env("nnUNet_results", results);
+    };
+
+    let mut ours = Command::new(repo.join("target/release/nnunet"));
+    ours.args(["predict", "-i"])
+        .arg(&o.input)
+        .arg("-o")
+        .arg(&ours_out)
+        .args([
+            "-d",
+            &o.dataset,
+            "-c",
+            &o.configuration,
+            "-f",
+            &o.fold,
+            "--device",
+            "cpu",
+        ]);
+    if !o.tta {
+        ours.arg("--no-tta");
+    }
+    env(&mut ours, &o.results);
+    let ours_m = measure(ours).unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "ours: {:.1} s, peak {:.0} MiB",
+        ours_m.seconds, ours_m.peak_mib
+    );
+
+    let mut theirs_m: Option<Measurement> = None;
+    let mut agreement = None;
+    if !o.only_ours {
+        let status = Command::new(o.nnunet_bin.join("python"))
+            .arg(repo.join("inference/benchmarks/export_to_nnunet.py"))
+            .arg(trainer_dir(&o.results, &o))
+            .arg(trainer_dir(&theirs_results, &o))
+            .arg(&o.fold)
+            .status()
+            .expect("run export_to_nnunet.py");
+        assert!(status.success(), "export_to_nnunet.py failed");
+        let mut theirs = Command::new(o.nnunet_bin.join("nnUNetv2_predict"));
+        theirs
+            .arg("-i")
+            .arg(&o.input)
+            .arg("-o")
+            .arg(&theirs_out)
+            .args(["-d", &o.dataset, "-c", &o.configuration, "-f", &o.fold])
+            .args(["-device", "cpu", "-npp", "1", "-nps", "1"]);
+        if !o.tta {
+            theirs.arg("--disable_tta");
+        }
+        env(&mut theirs, &theirs_results);
+        let m = measure(theirs).unwrap_or_else(|e| panic!("{e}"));
+        println!("nnU-Net: {:.1} s, peak {:.0} MiB", m.seconds, m.peak_mib);
+        theirs_m = Some(m);
+
+        // Agreement: our segmentations scored against nnU-Net's.
+        let summary = o.scratch.join("agreement.json");
+        let mut eval = Command::new(repo.join("target/release/nnunet"));
+        eval.arg("evaluate")
+            .arg(&theirs_out)
+            .arg(&ours_out)
+            .args(["-d", &o.dataset, "-o"])
+            .arg(&summary);
+        env(&mut eval, &o.results);
+        if measure(eval).is_ok() {
+            agreement = std::fs::read_to_string(&summary)
+                .ok()
+                .and_then(|t| serde_json_value(&t, "foreground_mean"));
+        }
+    }
+
+    let per = |m: &Measurement| m.seconds / cases.max(1) as f64;
+    let mut table = format!(
+        "{} {}, fold {}, {} images, mirroring {}, CPU (`nnunet predict --device cpu` vs \
+         `nnUNetv2_predict -device cpu -npp 1 -nps 1`), same weights:\n\n\
+         | tool | wall | per case | peak memory |\n|---|---|---|---|\n",
+        o.dataset,
+        o.configuration,
+        o.fold,
+        cases,
+        if o.tta { "on" } else { "off" }
+    );
+    table.push_str(&format!(
+        "| nnunet-rs | {:.1} s | {:.2} s | {:.0} MiB |\n",
+        ours_m.seconds,
+        per(&ours_m),
+        ours_m.peak_mib
+    ));
+    if let Some(t) = &theirs_m {
+        table.push_str(&format!(
+            "| nnU-Net v2 2.8.1 | {:.1} s | {:.2} s | {:.0} MiB |\n\n",
+            t.seconds,
+            per(t),
+            t.peak_mib
+        ));
+        table.push_str(&format!(
+            "Speed-up **{:.1}×**, memory ratio {:.2}",
+            t.seconds / ours_m.seconds,
+            ours_m.peak_mib / t.peak_mib
+        ));
+        if let Some(a) = agreement {
+            table.push_str(&format!(
+                "; our segmentations vs nnU-Net's: foreground-mean Dice {a:.4}"
+            ));
+        }
+        table.push_str(".\n");
+    }
+    println!("{table}");
+    if o.write {
+        let path = docs_file(env!("CARGO_MANIFEST_DIR"));
+        let key = format!("inference/predict {} {}", o.dataset, o.configuration);
+        write_section(&path, &key, &table).expect("write docs/benchmarks.md");
+        println!("written to {}", path.display());
+    }
+}
+
+/// `foreground_mean.Dice` of a summary.json.
+fn serde_json_value(text: &str, key: &str) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get(key)?.get("Dice")?.as_f64()
+}
