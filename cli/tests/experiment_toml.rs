@@ -35,16 +35,7 @@ fn documented_experiment_trains_with_a_plugin_loss() {
     training.insert("validation_iterations".into(), 1.into());
 
     let sandbox = Sandbox::new();
-    sandbox.run(&[
-        "demo-data",
-        "--dim",
-        "2",
-        "--cases",
-        "6",
-        "--test-cases",
-        "1",
-    ]);
-    sandbox.run(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
+    sandbox.prepare_phantom_2d("res", 6);
     let file = sandbox.path().join("experiment.toml");
     std::fs::write(&file, toml::to_string(&experiment).unwrap()).unwrap();
     let out = sandbox.run(&["run", file.to_str().unwrap()]);

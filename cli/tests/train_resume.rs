@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::Sandbox;
+use support::{Sandbox, phantom_train_args};
 
 use nnunet_core::tch::Tensor;
 
@@ -17,28 +17,6 @@ fn fold_dir(sandbox: &Sandbox, results: &str) -> PathBuf {
         .join(results)
         .join("Dataset901_Phantom2D/nnUNetTrainer__nnUNetPlans__2d/fold_0")
 }
-
-const TRAIN: &[&str] = &[
-    "train",
-    "-d",
-    "901",
-    "-c",
-    "2d",
-    "-f",
-    "0",
-    "--epochs",
-    "4",
-    "--iterations-per-epoch",
-    "3",
-    "--validation-iterations",
-    "1",
-    "--save-every",
-    "1",
-    "--device",
-    "cpu",
-    "--workers",
-    "1",
-];
 
 fn tensors(path: &Path) -> Vec<(String, Tensor)> {
     let mut t = Tensor::read_safetensors(path).unwrap();
@@ -55,23 +33,15 @@ fn latest_epoch(dir: &Path) -> Option<u64> {
 #[test]
 fn killed_training_resumes_to_identical_weights() {
     let env = Sandbox::new();
-    env.run_in(
-        "res_a",
-        &[
-            "demo-data",
-            "--dim",
-            "2",
-            "--cases",
-            "8",
-            "--test-cases",
-            "1",
-        ],
-    );
-    env.run_in("res_a", &["fingerprint", "-d", "901"]);
-    env.run_in("res_a", &["plan-and-preprocess", "-d", "901", "-c", "2d"]);
+    env.prepare_phantom_2d("res_a", 8);
+    let owned = phantom_train_args(4, 3);
+    let mut train: Vec<&str> = owned.iter().map(String::as_str).collect();
+    train.extend(["--save-every", "1"]);
+    let mut resume = train.clone();
+    resume.push("--continue");
 
     // A: uninterrupted.
-    env.run_in("res_a", TRAIN);
+    env.run_in("res_a", &train);
     let a_dir = fold_dir(&env, "res_a");
     assert!(a_dir.join("checkpoint_final.safetensors").exists());
     assert!(a_dir.join("progress.png").exists());
@@ -82,7 +52,7 @@ fn killed_training_resumes_to_identical_weights() {
 
     // B: killed once checkpoint_latest records two finished epochs, i.e. during epoch 2 or 3.
     let mut child = env
-        .command("res_b", TRAIN)
+        .command("res_b", &train)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -109,8 +79,6 @@ fn killed_training_resumes_to_identical_weights() {
         "killed before the end"
     );
 
-    let mut resume: Vec<&str> = TRAIN.to_vec();
-    resume.push("--continue");
     env.run_in("res_b", &resume);
     let log = std::fs::read_to_string(b_dir.join("training_log.txt")).unwrap();
     let resumed_at = (2..4u64)

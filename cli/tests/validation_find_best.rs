@@ -6,42 +6,15 @@
 
 mod support;
 
-use support::Sandbox;
-
-const TRAIN: &[&str] = &[
-    "train",
-    "-d",
-    "901",
-    "-c",
-    "2d",
-    "-f",
-    "0",
-    "--epochs",
-    "1",
-    "--iterations-per-epoch",
-    "2",
-    "--validation-iterations",
-    "1",
-    "--device",
-    "cpu",
-    "--workers",
-    "1",
-];
+use support::{Sandbox, phantom_train_args};
 
 #[test]
 fn training_validates_the_fold_and_find_best_uses_it() {
     let env = Sandbox::new();
-    env.run(&[
-        "demo-data",
-        "--dim",
-        "2",
-        "--cases",
-        "6",
-        "--test-cases",
-        "1",
-    ]);
-    env.run(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
-    let out = env.run(TRAIN);
+    env.prepare_phantom_2d("res", 6);
+    let train = phantom_train_args(1, 2);
+    let train: Vec<&str> = train.iter().map(String::as_str).collect();
+    let out = env.run(&train);
     assert!(out.contains("foreground-mean Dice"), "{out}");
 
     let model = env
@@ -110,7 +83,7 @@ fn training_validates_the_fold_and_find_best_uses_it() {
     let checkpoint = model.join("fold_0/checkpoint_final.safetensors");
     let modified = std::fs::metadata(&checkpoint).unwrap().modified().unwrap();
     std::fs::remove_dir_all(&validation).unwrap();
-    let mut val_only: Vec<&str> = TRAIN.to_vec();
+    let mut val_only = train.clone();
     val_only.extend(["--val", "--npz"]);
     let out = env.run(&val_only);
     assert!(!out.contains("epoch(s) run"), "{out}");

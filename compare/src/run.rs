@@ -163,8 +163,7 @@ pub fn run_fold(
             checkpoint: "checkpoint_final".into(),
             step_size: comparison.budget.step_size,
             mirroring: comparison.budget.mirroring,
-            device,
-            save_probabilities: false,
+            ..ValidationOptions::nnunet(device)
         };
         let started = Instant::now();
         let summary = validate_fold(

@@ -27,6 +27,7 @@ pub mod planner;
 pub mod plans;
 pub mod plugin;
 pub mod postprocess;
+pub mod precision;
 pub mod registry;
 pub mod trainer;
 
@@ -41,6 +42,7 @@ pub use planner::{PlanOptions, Planner};
 pub use plans::{ArchitectureSpec, ConfigurationPlans, Plans};
 pub use plugin::{BuildFingerprint, LoadedPlugin, PluginHeader, load_plugin};
 pub use postprocess::Postprocessor;
+pub use precision::{Precision, PrecisionChoice};
 pub use registry::{BuiltIn, Component, ComponentKind, Origin, Plugin, Registry};
 pub use trainer::{Trainer, TrainingOptions};
 

@@ -20,7 +20,7 @@ use crate::predictor::SlidingWindow;
 use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor, nn::VarStore};
 use nnunet_core::{
-    DatasetDescriptor, Error, Network, NetworkSpec, Plans, Registry, Result, atomic,
+    DatasetDescriptor, Error, Network, NetworkSpec, Plans, Precision, Registry, Result, atomic,
 };
 use nnunet_planning::preprocess::ConfigurationJob;
 use nnunet_planning::preprocessed_format::CaseProperties;
@@ -42,6 +42,8 @@ pub struct PredictOptions {
     pub step_size: f64,
     pub mirroring: bool,
     pub device: Device,
+    /// The networks' arithmetic ([`nnunet_core::PrecisionChoice::resolve`]).
+    pub precision: Precision,
 }
 
 /// A trained model: plans, dataset and one network per fold.
@@ -97,6 +99,9 @@ impl Model {
             };
             let network = registry.build_network(&loaded.meta.network, &vs.root(), &spec)?;
             checkpoint::restore_network(&mut vs, &loaded.network, &fold_dir)?;
+            if options.precision == Precision::BFloat16 {
+                vs.bfloat16();
+            }
             networks.push((fold.clone(), vs, network));
         }
         if networks.is_empty() {
@@ -117,6 +122,7 @@ impl Model {
                 mirror_axes,
                 num_outputs,
                 device: options.device,
+                precision: options.precision,
             },
             plans,
             dataset,

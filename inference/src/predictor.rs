@@ -4,10 +4,14 @@
 //! importance map, and divide by the summed weights.
 //!
 //! A 2D network on a 3D image predicts it slice by slice, as nnU-Net's `2d` configuration does.
+//!
+//! The network runs in the window's [`Precision`] (its parameters must already be of
+//! [`Precision::parameter_kind`]); each tile's logits are cast to float32 before they are
+//! mirrored back, weighted and summed.
 
 use crate::sliding_window::{gaussian_importance, tiles};
 use nnunet_core::tch::{self, Device, Kind, Tensor};
-use nnunet_core::{Error, Network, Result};
+use nnunet_core::{Error, Network, Precision, Result};
 
 /// How to slide.
 #[derive(Clone, Debug)]
@@ -21,6 +25,8 @@ pub struct SlidingWindow {
     /// Number of output channels of the network.
     pub num_outputs: i64,
     pub device: Device,
+    /// The network's arithmetic.
+    pub precision: Precision,
 }
 
 /// Every non-empty combination of `axes`, as nnU-Net enumerates them (by size, then order).
@@ -50,22 +56,31 @@ fn combinations(
     }
 }
 
-/// The network's first (highest-resolution) output for a batch.
-fn forward(network: &dyn Network, x: &Tensor) -> Result<Tensor> {
-    let mut outputs = network.forward_t(x, false)?;
+/// The network's first (highest-resolution) output for a batch, in float32. `x` is already of
+/// the precision's parameter kind.
+fn forward(network: &dyn Network, x: &Tensor, precision: Precision) -> Result<Tensor> {
+    let mut outputs = tch::autocast(precision == Precision::CudaAutocast, || {
+        network.forward_t(x, false)
+    })?;
     if outputs.is_empty() {
         return Err(Error::Invalid("the network returned no output".into()));
     }
-    Ok(outputs.swap_remove(0))
+    Ok(outputs.swap_remove(0).f_to_kind(Kind::Float)?)
 }
 
-/// Logits for a batch of tiles `(B, C, *patch)`, averaged over mirror combinations.
-fn predict_tile(network: &dyn Network, x: &Tensor, mirror_axes: &[usize]) -> Result<Tensor> {
-    let mut sum = forward(network, x)?;
+/// Logits for a batch of tiles `(B, C, *patch)` (float32), averaged over mirror combinations.
+fn predict_tile(
+    network: &dyn Network,
+    x: &Tensor,
+    mirror_axes: &[usize],
+    precision: Precision,
+) -> Result<Tensor> {
+    let x = x.f_to_kind(precision.parameter_kind())?;
+    let mut sum = forward(network, &x, precision)?;
     let combos = mirror_combinations(mirror_axes);
     for combo in &combos {
         let dims: Vec<i64> = combo.iter().map(|&a| a as i64 + 2).collect();
-        let flipped = forward(network, &x.f_flip(&dims)?)?;
+        let flipped = forward(network, &x.f_flip(&dims)?, precision)?;
         sum += flipped.f_flip(&dims)?;
     }
     Ok(sum / (combos.len() as f64 + 1.0))
@@ -135,8 +150,13 @@ impl SlidingWindow {
             if slice_mode {
                 x = x.f_squeeze_dim(1)?;
             }
-            let pred = predict_tile(network, &x.f_unsqueeze(0)?, &self.mirror_axes)?;
-            let pred = pred.f_squeeze_dim(0)?.f_to_kind(Kind::Float)? * &gaussian;
+            let pred = predict_tile(
+                network,
+                &x.f_unsqueeze(0)?,
+                &self.mirror_axes,
+                self.precision,
+            )?;
+            let pred = pred.f_squeeze_dim(0)? * &gaussian;
             let pred = if slice_mode {
                 pred.f_unsqueeze(1)?
             } else {
@@ -209,6 +229,7 @@ mod tests {
             mirror_axes: vec![0, 1, 2],
             num_outputs: 2,
             device: Device::Cpu,
+            precision: Precision::Float32,
         };
         let logits = sw.predict(&Scale(2), &image).unwrap();
         assert_eq!(logits.size(), [2, 7, 13, 20]);
@@ -226,6 +247,7 @@ mod tests {
             mirror_axes: vec![0, 1],
             num_outputs: 3,
             device: Device::Cpu,
+            precision: Precision::Float32,
         };
         let logits = sw.predict(&Scale(3), &image).unwrap();
         assert_eq!(logits.size(), [3, 3, 10, 9]);

@@ -22,8 +22,10 @@ use crate::label_handling::LabelHandling;
 use crate::predict::{Model, PredictOptions, append_previous_stage};
 use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor};
-use nnunet_core::{Error, Plans, Registry, Result, atomic};
-use nnunet_planning::preprocessed_format::{CaseProperties, case_paths, read_case};
+use nnunet_core::{Error, Plans, Precision, Registry, Result, atomic};
+use nnunet_planning::preprocessed_format::{
+    CaseProperties, case_identifiers, case_paths, read_case, read_seg,
+};
 use nnunet_planning::resample::separate_z_axis;
 use std::path::{Path, PathBuf};
 
@@ -35,18 +37,22 @@ pub struct ValidationOptions {
     pub step_size: f64,
     pub mirroring: bool,
     pub device: Device,
+    /// The network's arithmetic (as `nnunet predict --precision`).
+    pub precision: Precision,
     /// Also write `<case>.npz` softmax probabilities (nnU-Net's `--npz`), for ensembling.
     pub save_probabilities: bool,
 }
 
 impl ValidationOptions {
-    /// nnU-Net's settings: `checkpoint_final`, step 0.5, mirroring, no probabilities.
+    /// nnU-Net's settings: `checkpoint_final`, step 0.5, mirroring, no probabilities; the
+    /// device's automatic precision ([`Precision::auto`]).
     pub fn nnunet(device: Device) -> Self {
         ValidationOptions {
             checkpoint: "checkpoint_final".into(),
             step_size: 0.5,
             mirroring: true,
             device,
+            precision: Precision::auto(device),
             save_probabilities: false,
         }
     }
@@ -62,21 +68,6 @@ pub fn next_stage_folder(model_dir: &Path, next_stage: &str) -> PathBuf {
     model_dir.join("predicted_next_stage").join(next_stage)
 }
 
-/// The preprocessed case identifiers (`*.json`) of a configuration's data folder, sorted.
-pub fn preprocessed_identifiers(data_folder: &Path) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = std::fs::read_dir(data_folder)
-        .map_err(|e| Error::io(data_folder, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".json").map(str::to_string)
-        })
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    ids.sort();
-    Ok(ids)
-}
-
 /// The cases nnU-Net validates for `fold`: its `val` list in `splits_final.json`, or every
 /// preprocessed case of `configuration` for fold `all`.
 pub fn fold_validation_cases(
@@ -86,7 +77,7 @@ pub fn fold_validation_cases(
     fold: &str,
 ) -> Result<Vec<String>> {
     if fold == "all" {
-        return preprocessed_identifiers(&data_folder(
+        return case_identifiers(&data_folder(
             preprocessed_dataset_dir,
             plans,
             configuration,
@@ -185,6 +176,7 @@ pub fn validate_fold(
             step_size: options.step_size,
             mirroring: options.mirroring,
             device: options.device,
+            precision: options.precision,
         },
     )?;
     let (forward, backward) = model.transposes()?;
@@ -304,28 +296,13 @@ pub fn previous_stage_segmentations(
 /// Reads `<dir>/<case>.seg` (raw little-endian `i16`) of `voxels` values.
 pub fn read_previous_stage(dir: &Path, case: &str, voxels: usize) -> Result<Vec<i16>> {
     let path = dir.join(format!("{case}.seg"));
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Error::invalid_file(
-            &path,
-            format!(
-                "previous stage's segmentation missing ({e}): validate the previous stage first"
-            ),
-        )
-    })?;
-    if bytes.len() != voxels * 2 {
+    if !path.is_file() {
         return Err(Error::invalid_file(
             &path,
-            format!(
-                "{} bytes, expected {} ({voxels} i16 voxels)",
-                bytes.len(),
-                voxels * 2
-            ),
+            "previous stage's segmentation missing: validate the previous stage first",
         ));
     }
-    Ok(bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect())
+    read_seg(&path, voxels, "the preprocessed shape")
 }
 
 #[cfg(test)]

@@ -111,31 +111,52 @@ pub fn read_case(folder: &Path, case: &str) -> Result<PreprocessedCase> {
         ));
     }
     let voxels: usize = properties.data_shape[1..].iter().product();
-    let read = |path: &Path, expected: usize| -> Result<Vec<u8>> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        if bytes.len() != expected {
-            return Err(Error::invalid_file(
-                path,
-                format!(
-                    "{} bytes, expected {expected} for shape {:?}",
-                    bytes.len(),
-                    properties.data_shape
-                ),
-            ));
-        }
-        Ok(bytes)
-    };
-    let data = read(&data_path, voxels * properties.data_shape[0] * 4)?
+    let shape = format!("shape {:?}", properties.data_shape);
+    let data = read_sized(&data_path, voxels * properties.data_shape[0] * 4, &shape)?
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    let seg = read(&seg_path, voxels * 2)?
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let seg = read_seg(&seg_path, voxels, &shape)?;
     Ok(PreprocessedCase {
         properties,
         data,
         seg,
     })
+}
+
+/// Reads a raw little-endian `i16` label map of `voxels` voxels: a `CASE.seg`, or a previous
+/// stage's segmentation in `predicted_next_stage`. `what` says in an error what shape the size
+/// was expected from.
+pub fn read_seg(path: &Path, voxels: usize, what: &str) -> Result<Vec<i16>> {
+    Ok(read_sized(path, voxels * 2, what)?
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect())
+}
+
+/// A file's bytes, which must number `expected`.
+fn read_sized(path: &Path, expected: usize, what: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.len() != expected {
+        return Err(Error::invalid_file(
+            path,
+            format!("{} bytes, expected {expected} for {what}", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The case identifiers of a preprocessed data folder (one per `CASE.json`), sorted.
+pub fn case_identifiers(folder: &Path) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = std::fs::read_dir(folder)
+        .map_err(|e| Error::io(folder, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".json").map(str::to_string)
+        })
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    ids.sort();
+    Ok(ids)
 }

@@ -24,6 +24,7 @@ use nnunet_core::paths::NnunetPaths;
 use nnunet_core::trainer::TrainingOptions;
 use nnunet_core::{DeviceChoice, Error, Plans, Result, atomic};
 use nnunet_planning::plan_dataset::{DatasetFolders, read_dataset_json};
+use nnunet_planning::preprocessed_format::case_identifiers;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -230,16 +231,7 @@ pub fn prepare_fold(
         (folder, hint)
     });
 
-    let mut identifiers: Vec<String> = std::fs::read_dir(&data_folder)
-        .map_err(|e| Error::io(&data_folder, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".json").map(str::to_string)
-        })
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    identifiers.sort();
+    let identifiers = case_identifiers(&data_folder)?;
     if identifiers.is_empty() {
         return Err(Error::invalid_file(
             &data_folder,

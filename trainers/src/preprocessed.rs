@@ -12,7 +12,7 @@
 
 use crate::case_source::{CaseData, CaseSource};
 use nnunet_core::{Error, Result};
-use nnunet_planning::preprocessed_format::{case_paths, read_case};
+use nnunet_planning::preprocessed_format::{case_paths, read_case, read_seg};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -119,23 +119,11 @@ impl PreprocessedCases {
             None => Ok(data),
             Some(folder) => {
                 let path = previous_stage_path(folder, id);
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                if bytes.len() != data.seg.len() * 2 {
-                    return Err(Error::invalid_file(
-                        &path,
-                        format!(
-                            "{} bytes, expected {} (int16 of the preprocessed shape {:?}): \
-                             predicted with other plans?",
-                            bytes.len(),
-                            data.seg.len() * 2,
-                            data.shape
-                        ),
-                    ));
-                }
-                let prev = bytes
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect();
+                let what = format!(
+                    "int16 of the preprocessed shape {:?} (predicted with other plans?)",
+                    data.shape
+                );
+                let prev = read_seg(&path, data.seg.len(), &what)?;
                 data.with_previous_stage(prev)
             }
         }

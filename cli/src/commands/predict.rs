@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use nnunet_core::DeviceChoice;
+use nnunet_core::{DeviceChoice, PrecisionChoice};
 use nnunet_inference::predict::{FolderOptions, Model, PredictOptions, predict_folder};
 use std::path::PathBuf;
 
@@ -43,6 +43,10 @@ pub struct PredictArgs {
     pub prev_stage: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// The network's arithmetic: auto (CUDA: fp16 autocast as nnU-Net; CPU: bfloat16 where the
+    /// CPU computes it natively, else float32), fp32, bf16, or amp (CUDA fp16 autocast).
+    #[arg(long, default_value = "auto")]
+    pub precision: PrecisionChoice,
     #[arg(long = "plugin", value_name = "PATH")]
     pub plugins: Vec<PathBuf>,
 }
@@ -59,6 +63,7 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         "final" | "best" => format!("checkpoint_{}", args.checkpoint),
         other => anyhow::bail!("--checkpoint must be final or best, not {other:?}"),
     };
+    let device = args.device.resolve()?;
     let options = PredictOptions {
         model_dir,
         configuration: args.configuration,
@@ -66,9 +71,11 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         checkpoint,
         step_size: args.step_size,
         mirroring: !args.no_tta,
-        device: args.device.resolve()?,
+        device,
+        precision: args.precision.resolve(device)?,
     };
     let model = Model::load(&registry, &options)?;
+    println!("predicting on {device:?} in {}", options.precision);
     let started = std::time::Instant::now();
     let folder_options = FolderOptions {
         save_probabilities: args.save_probabilities,

@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use nnunet_core::Registry;
 use nnunet_core::paths::NnunetPaths;
+use nnunet_core::{PrecisionChoice, Registry};
 use nnunet_inference::validation::{ValidationOptions, validate_fold};
 use nnunet_planning::plan_dataset::DatasetFolders;
 use nnunet_trainers::experiment::{Experiment, PreparedFold};
@@ -25,6 +25,9 @@ pub struct ValidationArgs {
     /// in find-best (nnU-Net's --npz).
     #[arg(long)]
     pub npz: bool,
+    /// The network's arithmetic for validation, as `nnunet predict --precision`.
+    #[arg(long = "val-precision", default_value = "auto")]
+    pub precision: PrecisionChoice,
 }
 
 /// Predicts and scores the validation cases of a prepared fold; prints the Dice.
@@ -51,6 +54,7 @@ pub fn validate(
         }
         .into(),
         save_probabilities: args.npz,
+        precision: args.precision.resolve(setup.device)?,
         ..ValidationOptions::nnunet(setup.device)
     };
     println!(

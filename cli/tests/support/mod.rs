@@ -50,6 +50,50 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> String {
         self.run_in("res", args)
     }
+
+    /// Generates the 2D phantom dataset 901 (`cases` training cases and one test case), then
+    /// fingerprints, plans and preprocesses its `2d` configuration.
+    pub fn prepare_phantom_2d(&self, results: &str, cases: usize) {
+        let cases = cases.to_string();
+        let demo = [
+            "demo-data",
+            "--dim",
+            "2",
+            "--cases",
+            &cases,
+            "--test-cases",
+            "1",
+        ];
+        self.run_in(results, &demo);
+        self.run_in(results, &["plan-and-preprocess", "-d", "901", "-c", "2d"]);
+    }
+}
+
+/// `nnunet train` of the 2D phantom's fold 0 on the CPU with one loader worker, for `epochs` of
+/// `iterations` training iterations and one validation iteration each.
+pub fn phantom_train_args(epochs: usize, iterations: usize) -> Vec<String> {
+    let (epochs, iterations) = (epochs.to_string(), iterations.to_string());
+    [
+        "train",
+        "-d",
+        "901",
+        "-c",
+        "2d",
+        "-f",
+        "0",
+        "--epochs",
+        &epochs,
+        "--iterations-per-epoch",
+        &iterations,
+        "--validation-iterations",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    ]
+    .map(str::to_string)
+    .to_vec()
 }
 
 /// `../shared/data` beside the repository, if present.

@@ -258,8 +258,8 @@ fn resample(w: &Window, patch: [usize; 3], m: &Matrix, ndim: usize, planar: bool
                     for ox in 0..row_len {
                         let px = ox as f64 - centre_out[2];
                         let c = [row[1] + m[1][2] * px, row[2] + m[2][2] * px];
-                        let k = Corners::inside_planar(c, &g, zbase)
-                            .unwrap_or_else(|| Corners::new_planar(c, &g, zbase));
+                        let k = Corners::<4>::inside(c, &g, 1, zbase)
+                            .unwrap_or_else(|| Corners::new(c, &g, 1, zbase));
                         let o = o_slice + oy * row_len + ox;
                         k.write(&images, &w.seg, &mut image, &mut seg, pn, o);
                     }
@@ -271,7 +271,8 @@ fn resample(w: &Window, patch: [usize; 3], m: &Matrix, ndim: usize, planar: bool
                     for ox in 0..row_len {
                         let px = ox as f64 - centre_out[2];
                         let c: [f64; 3] = std::array::from_fn(|d| row[d] + m[d][2] * px);
-                        let k = Corners::inside(c, &g).unwrap_or_else(|| Corners::new(c, &g));
+                        let k = Corners::<8>::inside(c, &g, 0, 0)
+                            .unwrap_or_else(|| Corners::new(c, &g, 0, 0));
                         let o = o_slice + oy * row_len + ox;
                         k.write(&images, &w.seg, &mut image, &mut seg, pn, o);
                     }
@@ -305,110 +306,21 @@ fn fast_floor(v: f64) -> i64 {
     if (i as f64) > v { i - 1 } else { i }
 }
 
-impl Corners<8> {
-    /// The common case, all 8 neighbours inside; `None` otherwise.
-    #[inline(always)]
-    fn inside(c: [f64; 3], g: &Grid) -> Option<Self> {
-        let mut base = 0usize;
-        let mut step = [0usize; 3];
-        let mut t = [0f32; 3];
-        let mut near = 0usize;
-        for d in 0..3 {
-            let f0 = fast_floor(c[d]);
-            let frac = c[d] - f0 as f64;
-            let f = f0 + g.lower[d];
-            if f < g.lo[d] || f >= g.hi[d] {
-                return None;
-            }
-            if f + 1 < g.hi[d] {
-                step[d] = g.stride[d];
-            } else if frac != 0.0 {
-                return None;
-            }
-            base += f as usize * g.stride[d];
-            t[d] = frac as f32;
-            near |= ((frac > 0.5) as usize) << (2 - d);
-        }
-        let (wz, wy, wx) = ([1.0 - t[0], t[0]], [1.0 - t[1], t[1]], [1.0 - t[2], t[2]]);
-        let mut index = [0usize; 8];
-        let mut weight = [0f32; 8];
-        for k in 0..8 {
-            let (hz, hy, hx) = ((k >> 2) & 1, (k >> 1) & 1, k & 1);
-            index[k] = base + hz * step[0] + hy * step[1] + hx * step[2];
-            weight[k] = wz[hz] * wy[hy] * wx[hx];
-        }
-        Some(Corners {
-            index,
-            weight,
-            inside: 0xFF,
-            nearest: near,
-        })
-    }
+impl<const N: usize> Corners<N> {
+    const ALL: u8 = ((1u16 << N) - 1) as u8;
 
+    /// The common case, all `N = 2^D` neighbours inside; `None` otherwise. `c` is the point on
+    /// the grid axes `first..first + D`, and `base` the flat offset of the other axes (the
+    /// input slice of an in-plane transform, else 0). Weights are `1·w0·w1…` in axis order.
     #[inline(always)]
-    fn new(c: [f64; 3], g: &Grid) -> Self {
-        let mut i0 = [0i64; 3];
-        let mut i1 = [0i64; 3];
-        let mut t = [0f32; 3];
+    fn inside<const D: usize>(c: [f64; D], g: &Grid, first: usize, base: usize) -> Option<Self> {
+        debug_assert_eq!(N, 1 << D);
+        let mut base = base;
+        let mut step = [0usize; D];
+        let mut t = [0f32; D];
         let mut near = 0usize;
-        for d in 0..3 {
-            let f0 = fast_floor(c[d]);
-            let frac = c[d] - f0 as f64;
-            i0[d] = f0 + g.lower[d];
-            // an exact grid coordinate needs no second neighbour (keeps z = 1 volumes inside)
-            i1[d] = if frac == 0.0 { i0[d] } else { i0[d] + 1 };
-            t[d] = frac as f32;
-            near |= ((frac > 0.5) as usize) << (2 - d);
-        }
-        let ok = |p: i64, d: usize| p >= g.lo[d] && p < g.hi[d];
-        if (0..3).any(|d| !ok(i0[d], d) && !ok(i1[d], d)) {
-            // no neighbour inside: all padding
-            return Corners {
-                index: [0; 8],
-                weight: [0.0; 8],
-                inside: 0,
-                nearest: near,
-            };
-        }
-        let mut index = [0usize; 8];
-        let mut weight = [0f32; 8];
-        let mut inside = 0u8;
-        for k in 0..8 {
-            let mut w = 1f32;
-            let mut idx = 0i64;
-            let mut ins = true;
-            for d in 0..3 {
-                let hi = (k >> (2 - d)) & 1 == 1;
-                let p = if hi { i1[d] } else { i0[d] };
-                w *= if hi { t[d] } else { 1.0 - t[d] };
-                ins &= ok(p, d);
-                idx += p * g.stride[d] as i64;
-            }
-            weight[k] = w;
-            if ins {
-                index[k] = idx as usize;
-                inside |= 1 << k;
-            }
-        }
-        Corners {
-            index,
-            weight,
-            inside,
-            nearest: near,
-        }
-    }
-}
-
-impl Corners<4> {
-    /// In-plane [`Corners::inside`]: `c` is `(y, x)` on the input slice starting at `zbase`.
-    #[inline(always)]
-    fn inside_planar(c: [f64; 2], g: &Grid, zbase: usize) -> Option<Self> {
-        let mut base = zbase;
-        let mut step = [0usize; 2];
-        let mut t = [0f32; 2];
-        let mut near = 0usize;
-        for a in 0..2 {
-            let d = a + 1;
+        for a in 0..D {
+            let d = a + first;
             let f0 = fast_floor(c[a]);
             let frac = c[a] - f0 as f64;
             let f = f0 + g.lower[d];
@@ -422,34 +334,42 @@ impl Corners<4> {
             }
             base += f as usize * g.stride[d];
             t[a] = frac as f32;
-            near |= ((frac > 0.5) as usize) << (1 - a);
+            near |= ((frac > 0.5) as usize) << (D - 1 - a);
         }
-        let (wy, wx) = ([1.0 - t[0], t[0]], [1.0 - t[1], t[1]]);
-        let mut index = [0usize; 4];
-        let mut weight = [0f32; 4];
-        for k in 0..4 {
-            let (hy, hx) = ((k >> 1) & 1, k & 1);
-            index[k] = base + hy * step[0] + hx * step[1];
-            weight[k] = wy[hy] * wx[hx];
+        let mut index = [0usize; N];
+        let mut weight = [0f32; N];
+        for k in 0..N {
+            let mut w = 1f32;
+            let mut idx = base;
+            for a in 0..D {
+                let h = (k >> (D - 1 - a)) & 1;
+                idx += h * step[a];
+                w *= if h == 1 { t[a] } else { 1.0 - t[a] };
+            }
+            index[k] = idx;
+            weight[k] = w;
         }
         Some(Corners {
             index,
             weight,
-            inside: 0x0F,
+            inside: Self::ALL,
             nearest: near,
         })
     }
 
-    /// In-plane [`Corners::new`]. Weights as there (`1·wy·wx = wy·wx` exactly); a point with
-    /// no neighbour inside (the padding around a case) returns at once.
+    /// Any point, as [`Corners::inside`]: neighbours outside the readable range are left out
+    /// (bit clear in `inside`); an exact grid coordinate needs no second neighbour (keeps
+    /// z = 1 volumes inside); a point with no neighbour inside (the padding around a case)
+    /// returns at once.
     #[inline(always)]
-    fn new_planar(c: [f64; 2], g: &Grid, zbase: usize) -> Self {
-        let mut offset = [[0i64; 2]; 2];
-        let mut ok = [[false; 2]; 2];
-        let mut t = [0f32; 2];
+    fn new<const D: usize>(c: [f64; D], g: &Grid, first: usize, base: usize) -> Self {
+        debug_assert_eq!(N, 1 << D);
+        let mut offset = [[0i64; 2]; D];
+        let mut ok = [[false; 2]; D];
+        let mut t = [0f32; D];
         let mut near = 0usize;
-        for a in 0..2 {
-            let d = a + 1;
+        for a in 0..D {
+            let d = a + first;
             let f0 = fast_floor(c[a]);
             let frac = c[a] - f0 as f64;
             let i0 = f0 + g.lower[d];
@@ -457,32 +377,35 @@ impl Corners<4> {
             ok[a] = [i0 >= g.lo[d] && i0 < g.hi[d], i1 >= g.lo[d] && i1 < g.hi[d]];
             offset[a] = [i0 * g.stride[d] as i64, i1 * g.stride[d] as i64];
             t[a] = frac as f32;
-            near |= ((frac > 0.5) as usize) << (1 - a);
+            near |= ((frac > 0.5) as usize) << (D - 1 - a);
         }
         let mut out = Corners {
-            index: [0; 4],
-            weight: [0.0; 4],
+            index: [0; N],
+            weight: [0.0; N],
             inside: 0,
             nearest: near,
         };
-        if !(ok[0][0] || ok[0][1]) || !(ok[1][0] || ok[1][1]) {
+        if ok.iter().any(|o| !(o[0] || o[1])) {
             return out;
         }
-        let (wy, wx) = ([1.0 - t[0], t[0]], [1.0 - t[1], t[1]]);
-        for k in 0..4 {
-            let (hy, hx) = ((k >> 1) & 1, k & 1);
-            out.weight[k] = wy[hy] * wx[hx];
-            if ok[0][hy] && ok[1][hx] {
-                out.index[k] = (zbase as i64 + offset[0][hy] + offset[1][hx]) as usize;
+        for k in 0..N {
+            let mut w = 1f32;
+            let mut idx = base as i64;
+            let mut ins = true;
+            for a in 0..D {
+                let h = (k >> (D - 1 - a)) & 1;
+                w *= if h == 1 { t[a] } else { 1.0 - t[a] };
+                ins &= ok[a][h];
+                idx += offset[a][h];
+            }
+            out.weight[k] = w;
+            if ins {
+                out.index[k] = idx as usize;
                 out.inside |= 1 << k;
             }
         }
         out
     }
-}
-
-impl<const N: usize> Corners<N> {
-    const ALL: u8 = ((1u16 << N) - 1) as u8;
 
     /// Interpolates every image channel and votes every label channel into output voxel `o`.
     #[inline(always)]
