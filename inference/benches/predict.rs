@@ -12,11 +12,14 @@
 //! cargo bench -p nnunet-inference --bench predict -- --results NNUNET_RESULTS \
 //!     [--dataset Dataset004_Hippocampus] [--configuration 3d_fullres] [--fold 0] \
 //!     [--input ../shared/data/Dataset004_Hippocampus/imagesTs] [--no-tta] \
-//!     [--nnunet-bin /work/peer/venv/bin] [--only-ours] [--write]
+//!     [--precisions fp32,bf16] [--nnunet-bin /work/peer/venv/bin] [--only-ours] [--write]
 //! ```
 //! `NNUNET_RESULTS` holds `DATASET/nnUNetTrainer__nnUNetPlans__CONFIG/fold_K` trained by us.
 //! nnU-Net runs as its README says for CPU (`-device cpu -npp 1 -nps 1`); both use all cores
-//! for the network. `--write` replaces this benchmark's section of docs/benchmarks.md.
+//! for the network. Ours runs once per `--precisions` entry (`nnunet predict --precision`;
+//! default `fp32`, plus `bf16` on a CPU that computes bfloat16 natively, where `auto` picks
+//! it); nnU-Net runs in float32 as it does on a CPU. `--write` replaces this benchmark's
+//! section of docs/benchmarks.md.
 
 use nnunet_bench_support::{Measurement, docs_file, measure, write_section};
 use std::path::{Path, PathBuf};
@@ -29,6 +32,7 @@ struct Options {
     fold: String,
     input: PathBuf,
     tta: bool,
+    precisions: Vec<String>,
     nnunet_bin: PathBuf,
     only_ours: bool,
     write: bool,
@@ -43,6 +47,11 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
         fold: "0".into(),
         input: PathBuf::new(),
         tta: true,
+        precisions: if nnunet_core::precision::cpu_has_native_bf16() {
+            vec!["fp32".into(), "bf16".into()]
+        } else {
+            vec!["fp32".into()]
+        },
         nnunet_bin: PathBuf::from("/work/peer/venv/bin"),
         only_ours: false,
         write: false,
@@ -61,6 +70,12 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
             "--nnunet-bin" => o.nnunet_bin = PathBuf::from(value("--nnunet-bin")?),
             "--scratch" => o.scratch = PathBuf::from(value("--scratch")?),
             "--no-tta" => o.tta = false,
+            "--precisions" => {
+                o.precisions = value("--precisions")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect()
+            }
             "--only-ours" => o.only_ours = true,
             "--write" => o.write = true,
             _ => {} // cargo bench passes --bench
@@ -99,7 +114,6 @@ fn main() {
         }
     };
     let raw = repo.join("../shared/data");
-    let ours_out = o.scratch.join("ours");
     let theirs_out = o.scratch.join("nnunet");
     let theirs_results = o.scratch.join("nnunet_results");
     let _ = std::fs::remove_dir_all(&o.scratch);
@@ -111,33 +125,30 @@ fn main() {
             .env("nnUNet_results", results);
     };
 
-    let mut ours = Command::new(repo.join("target/release/nnunet"));
-    ours.args(["predict", "-i"])
-        .arg(&o.input)
-        .arg("-o")
-        .arg(&ours_out)
-        .args([
-            "-d",
-            &o.dataset,
-            "-c",
-            &o.configuration,
-            "-f",
-            &o.fold,
-            "--device",
-            "cpu",
-        ]);
-    if !o.tta {
-        ours.arg("--no-tta");
+    // Ours, once per precision.
+    let mut ours: Vec<(String, PathBuf, Measurement)> = Vec::new();
+    for precision in &o.precisions {
+        let out = o.scratch.join(format!("ours_{precision}"));
+        let mut cmd = Command::new(repo.join("target/release/nnunet"));
+        cmd.args(["predict", "-i"])
+            .arg(&o.input)
+            .arg("-o")
+            .arg(&out)
+            .args(["-d", &o.dataset, "-c", &o.configuration, "-f", &o.fold])
+            .args(["--device", "cpu", "--precision", precision]);
+        if !o.tta {
+            cmd.arg("--no-tta");
+        }
+        env(&mut cmd, &o.results);
+        let m = measure(cmd).unwrap_or_else(|e| panic!("{e}"));
+        println!(
+            "ours ({precision}): {:.1} s, peak {:.0} MiB",
+            m.seconds, m.peak_mib
+        );
+        ours.push((precision.clone(), out, m));
     }
-    env(&mut ours, &o.results);
-    let ours_m = measure(ours).unwrap_or_else(|e| panic!("{e}"));
-    println!(
-        "ours: {:.1} s, peak {:.0} MiB",
-        ours_m.seconds, ours_m.peak_mib
-    );
 
     let mut theirs_m: Option<Measurement> = None;
-    let mut agreement = None;
     if !o.only_ours {
         let status = Command::new(o.nnunet_bin.join("python"))
             .arg(repo.join("inference/benchmarks/export_to_nnunet.py"))
@@ -162,58 +173,55 @@ fn main() {
         let m = measure(theirs).unwrap_or_else(|e| panic!("{e}"));
         println!("nnU-Net: {:.1} s, peak {:.0} MiB", m.seconds, m.peak_mib);
         theirs_m = Some(m);
-
-        // Agreement: our segmentations scored against nnU-Net's.
-        let summary = o.scratch.join("agreement.json");
+    }
+    // Agreement: our segmentations scored against nnU-Net's.
+    let agreement = |ours_out: &Path, name: &str| -> Option<f64> {
+        theirs_m.as_ref()?;
+        let summary = o.scratch.join(format!("agreement_{name}.json"));
         let mut eval = Command::new(repo.join("target/release/nnunet"));
         eval.arg("evaluate")
             .arg(&theirs_out)
-            .arg(&ours_out)
+            .arg(ours_out)
             .args(["-d", &o.dataset, "-o"])
             .arg(&summary);
         env(&mut eval, &o.results);
-        if measure(eval).is_ok() {
-            agreement = std::fs::read_to_string(&summary)
-                .ok()
-                .and_then(|t| serde_json_value(&t, "foreground_mean"));
-        }
-    }
+        measure(eval).ok()?;
+        serde_json_value(&std::fs::read_to_string(&summary).ok()?, "foreground_mean")
+    };
 
     let per = |m: &Measurement| m.seconds / cases.max(1) as f64;
     let mut table = format!(
-        "{} {}, fold {}, {} images, mirroring {}, CPU (`nnunet predict --device cpu` vs \
-         `nnUNetv2_predict -device cpu -npp 1 -nps 1`), same weights:\n\n\
-         | tool | wall | per case | peak memory |\n|---|---|---|---|\n",
+        "{} {}, fold {}, {} images, mirroring {}, CPU (`nnunet predict --device cpu \
+         --precision P` vs `nnUNetv2_predict -device cpu -npp 1 -nps 1`, which runs float32), \
+         same weights. Agreement: our segmentations scored against nnU-Net's \
+         (foreground-mean Dice).\n\n\
+         | tool | precision | wall | per case | peak memory | speed-up | agreement |\n\
+         |---|---|---|---|---|---|---|\n",
         o.dataset,
         o.configuration,
         o.fold,
         cases,
         if o.tta { "on" } else { "off" }
     );
-    table.push_str(&format!(
-        "| nnunet-rs | {:.1} s | {:.2} s | {:.0} MiB |\n",
-        ours_m.seconds,
-        per(&ours_m),
-        ours_m.peak_mib
-    ));
+    for (precision, out, m) in &ours {
+        let speedup = theirs_m.as_ref().map_or("–".to_string(), |t| {
+            format!("**{:.2}×**", t.seconds / m.seconds)
+        });
+        let agree = agreement(out, precision).map_or("–".to_string(), |a| format!("{a:.4}"));
+        table.push_str(&format!(
+            "| nnunet-rs | {precision} | {:.1} s | {:.2} s | {:.0} MiB | {speedup} | {agree} |\n",
+            m.seconds,
+            per(m),
+            m.peak_mib
+        ));
+    }
     if let Some(t) = &theirs_m {
         table.push_str(&format!(
-            "| nnU-Net v2 2.8.1 | {:.1} s | {:.2} s | {:.0} MiB |\n\n",
+            "| nnU-Net v2 2.8.1 | fp32 | {:.1} s | {:.2} s | {:.0} MiB | 1× | – |\n",
             t.seconds,
             per(t),
             t.peak_mib
         ));
-        table.push_str(&format!(
-            "Speed-up **{:.1}×**, memory ratio {:.2}",
-            t.seconds / ours_m.seconds,
-            ours_m.peak_mib / t.peak_mib
-        ));
-        if let Some(a) = agreement {
-            table.push_str(&format!(
-                "; our segmentations vs nnU-Net's: foreground-mean Dice {a:.4}"
-            ));
-        }
-        table.push_str(".\n");
     }
     println!("{table}");
     if o.write {

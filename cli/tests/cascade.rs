@@ -1,0 +1,141 @@
+//! The cascade end to end through the `nnunet` binary, on the generated 3D phantom: the plans
+//! get a `3d_lowres` stage (the fullres configuration at twice the spacing, as nnU-Net plans
+//! one for large images) and its `3d_cascade_fullres`; the lowres stage trains on fold `all`,
+//! whose validation writes `predicted_next_stage/3d_cascade_fullres` for every case; the
+//! cascade stage trains on those; then the test image is predicted by the lowres stage and,
+//! from that, by the cascade stage, in the input's geometry.
+
+mod support;
+
+use support::Sandbox;
+
+fn train(stage: &str) -> Vec<&str> {
+    vec![
+        "train",
+        "-d",
+        "900",
+        "-c",
+        stage,
+        "-f",
+        "all",
+        "--epochs",
+        "1",
+        "--iterations-per-epoch",
+        "2",
+        "--validation-iterations",
+        "1",
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    ]
+}
+
+#[test]
+fn lowres_then_cascade_trains_and_predicts() {
+    let env = Sandbox::new();
+    let demo = [
+        "demo-data",
+        "--dim",
+        "3",
+        "--cases",
+        "4",
+        "--test-cases",
+        "1",
+    ];
+    env.run(&demo);
+    env.run(&["plan-and-preprocess", "-d", "900", "-c", "3d_fullres"]);
+
+    // A lowres stage and its cascade, as nnU-Net's planner writes them.
+    let plans_file = env.path().join("pre/Dataset900_Phantom3D/nnUNetPlans.json");
+    let mut plans: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plans_file).unwrap()).unwrap();
+    let configurations = plans["configurations"].as_object_mut().unwrap();
+    let mut lowres = configurations["3d_fullres"].clone();
+    let spacing: Vec<f64> = lowres["spacing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap() * 2.0)
+        .collect();
+    lowres["spacing"] = serde_json::json!(spacing);
+    lowres["data_identifier"] = "nnUNetPlans_3d_lowres".into();
+    lowres["next_stage"] = "3d_cascade_fullres".into();
+    configurations.insert("3d_lowres".into(), lowres);
+    configurations.insert(
+        "3d_cascade_fullres".into(),
+        serde_json::json!({"inherits_from": "3d_fullres", "previous_stage": "3d_lowres"}),
+    );
+    std::fs::write(&plans_file, serde_json::to_string_pretty(&plans).unwrap()).unwrap();
+    env.run(&["preprocess", "-d", "900", "-c", "3d_lowres"]);
+
+    let out = env.run(&train("3d_lowres"));
+    assert!(out.contains("foreground-mean Dice"), "{out}");
+    let results = env.path().join("res/Dataset900_Phantom3D");
+    let next = results
+        .join("nnUNetTrainer__nnUNetPlans__3d_lowres/predicted_next_stage/3d_cascade_fullres");
+    let cases: Vec<String> = std::fs::read_dir(&next)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".seg"))
+        .collect();
+    assert_eq!(
+        cases.len(),
+        4,
+        "one previous-stage segmentation per case: {cases:?}"
+    );
+
+    let out = env.run(&train("3d_cascade_fullres"));
+    assert!(out.contains("foreground-mean Dice"), "{out}");
+    assert!(
+        results
+            .join("nnUNetTrainer__nnUNetPlans__3d_cascade_fullres/fold_all/checkpoint_final.safetensors")
+            .is_file()
+    );
+
+    let images = env.path().join("raw/Dataset900_Phantom3D/imagesTs");
+    let low = env.path().join("pred_lowres");
+    let cascade = env.path().join("pred_cascade");
+    let predict =
+        |configuration: &str, output: &std::path::Path, prev: Option<&std::path::Path>| {
+            let mut args = vec![
+                "predict".to_string(),
+                "-i".into(),
+                images.display().to_string(),
+                "-o".into(),
+                output.display().to_string(),
+                "-d".into(),
+                "900".into(),
+                "-c".into(),
+                configuration.into(),
+                "-f".into(),
+                "all".into(),
+                "--device".into(),
+                "cpu".into(),
+            ];
+            if let Some(prev) = prev {
+                args.extend(["--prev-stage".into(), prev.display().to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            env.run(&args)
+        };
+    predict("3d_lowres", &low, None);
+    predict("3d_cascade_fullres", &cascade, Some(&low));
+
+    let image = std::fs::read_dir(&images)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_0000.nii.gz"))
+        .unwrap();
+    let case = image
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace("_0000.nii.gz", "");
+    let input = nnunet_datasets::io::read_image(std::slice::from_ref(&image)).unwrap();
+    for folder in [&low, &cascade] {
+        let seg = nnunet_datasets::io::read_label(&folder.join(format!("{case}.nii.gz"))).unwrap();
+        assert_eq!(seg.shape, input.shape, "{}", folder.display());
+        assert_eq!(seg.geometry, input.geometry, "{}", folder.display());
+    }
+}
