@@ -7,29 +7,9 @@
 
 mod support;
 
-use support::Sandbox;
-
-fn train(stage: &str) -> Vec<&str> {
-    vec![
-        "train",
-        "-d",
-        "900",
-        "-c",
-        stage,
-        "-f",
-        "all",
-        "--epochs",
-        "1",
-        "--iterations-per-epoch",
-        "2",
-        "--validation-iterations",
-        "1",
-        "--device",
-        "cpu",
-        "--workers",
-        "1",
-    ]
-}
+use std::ffi::OsStr;
+use std::path::Path;
+use support::{Sandbox, brief_train_args};
 
 #[test]
 fn lowres_then_cascade_trains_and_predicts() {
@@ -69,7 +49,7 @@ fn lowres_then_cascade_trains_and_predicts() {
     std::fs::write(&plans_file, serde_json::to_string_pretty(&plans).unwrap()).unwrap();
     env.run(&["preprocess", "-d", "900", "-c", "3d_lowres"]);
 
-    let out = env.run(&train("3d_lowres"));
+    let out = env.run(&brief_train_args("900", "3d_lowres", "all", 1, 2));
     assert!(out.contains("foreground-mean Dice"), "{out}");
     let results = env.path().join("res/Dataset900_Phantom3D");
     let next = results
@@ -85,7 +65,7 @@ fn lowres_then_cascade_trains_and_predicts() {
         "one previous-stage segmentation per case: {cases:?}"
     );
 
-    let out = env.run(&train("3d_cascade_fullres"));
+    let out = env.run(&brief_train_args("900", "3d_cascade_fullres", "all", 1, 2));
     assert!(out.contains("foreground-mean Dice"), "{out}");
     assert!(
         results
@@ -96,29 +76,23 @@ fn lowres_then_cascade_trains_and_predicts() {
     let images = env.path().join("raw/Dataset900_Phantom3D/imagesTs");
     let low = env.path().join("pred_lowres");
     let cascade = env.path().join("pred_cascade");
-    let predict =
-        |configuration: &str, output: &std::path::Path, prev: Option<&std::path::Path>| {
-            let mut args = vec![
-                "predict".to_string(),
-                "-i".into(),
-                images.display().to_string(),
-                "-o".into(),
-                output.display().to_string(),
-                "-d".into(),
-                "900".into(),
-                "-c".into(),
-                configuration.into(),
-                "-f".into(),
-                "all".into(),
-                "--device".into(),
-                "cpu".into(),
-            ];
-            if let Some(prev) = prev {
-                args.extend(["--prev-stage".into(), prev.display().to_string()]);
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            env.run(&args)
-        };
+    let predict = |configuration: &str, output: &Path, prev: Option<&Path>| {
+        let mut args: Vec<&OsStr> = ["predict", "-d", "900", "-c", configuration, "-f", "all"]
+            .into_iter()
+            .map(OsStr::new)
+            .collect();
+        args.extend([OsStr::new("--device"), OsStr::new("cpu")]);
+        args.extend([
+            OsStr::new("-i"),
+            images.as_os_str(),
+            OsStr::new("-o"),
+            output.as_os_str(),
+        ]);
+        if let Some(prev) = prev {
+            args.extend([OsStr::new("--prev-stage"), prev.as_os_str()]);
+        }
+        env.run(&args)
+    };
     predict("3d_lowres", &low, None);
     predict("3d_cascade_fullres", &cascade, Some(&low));
 

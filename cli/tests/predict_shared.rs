@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::PathBuf;
-use support::{Sandbox, shared_data};
+use support::{Sandbox, brief_train_args, shared_data};
 
 #[test]
 fn hippocampus_fold_predicts_every_test_image_in_its_geometry() {
@@ -20,23 +20,7 @@ fn hippocampus_fold_predicts_every_test_image_in_its_geometry() {
     )
     .unwrap();
     sandbox.run(&["plan-and-preprocess", "-d", "4", "-c", "3d_fullres"]);
-    sandbox.run(&[
-        "train",
-        "-d",
-        "4",
-        "-c",
-        "3d_fullres",
-        "-f",
-        "0",
-        "--epochs",
-        "1",
-        "--iterations-per-epoch",
-        "2",
-        "--validation-iterations",
-        "1",
-        "--device",
-        "cpu",
-    ]);
+    sandbox.run(&brief_train_args("4", "3d_fullres", "0", 1, 2));
     let images = data.join("Dataset004_Hippocampus/imagesTs");
     let out = sandbox.path().join("predictions");
     sandbox.run(&[

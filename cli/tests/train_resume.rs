@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Sandbox, phantom_train_args};
+use support::{Sandbox, brief_train_args};
 
 use nnunet_core::tch::Tensor;
 
@@ -34,11 +34,10 @@ fn latest_epoch(dir: &Path) -> Option<u64> {
 fn killed_training_resumes_to_identical_weights() {
     let env = Sandbox::new();
     env.prepare_phantom_2d("res_a", 8);
-    let owned = phantom_train_args(4, 3);
-    let mut train: Vec<&str> = owned.iter().map(String::as_str).collect();
-    train.extend(["--save-every", "1"]);
+    let mut train = brief_train_args("901", "2d", "0", 4, 3);
+    train.extend(["--save-every".into(), "1".into()]);
     let mut resume = train.clone();
-    resume.push("--continue");
+    resume.push("--continue".into());
 
     // A: uninterrupted.
     env.run_in("res_a", &train);

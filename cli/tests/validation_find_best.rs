@@ -6,14 +6,13 @@
 
 mod support;
 
-use support::{Sandbox, phantom_train_args};
+use support::{Sandbox, brief_train_args};
 
 #[test]
 fn training_validates_the_fold_and_find_best_uses_it() {
     let env = Sandbox::new();
     env.prepare_phantom_2d("res", 6);
-    let train = phantom_train_args(1, 2);
-    let train: Vec<&str> = train.iter().map(String::as_str).collect();
+    let train = brief_train_args("901", "2d", "0", 1, 2);
     let out = env.run(&train);
     assert!(out.contains("foreground-mean Dice"), "{out}");
 
@@ -84,7 +83,7 @@ fn training_validates_the_fold_and_find_best_uses_it() {
     let modified = std::fs::metadata(&checkpoint).unwrap().modified().unwrap();
     std::fs::remove_dir_all(&validation).unwrap();
     let mut val_only = train.clone();
-    val_only.extend(["--val", "--npz"]);
+    val_only.extend(["--val".into(), "--npz".into()]);
     let out = env.run(&val_only);
     assert!(!out.contains("epoch(s) run"), "{out}");
     assert!(validation.join("summary.json").is_file());

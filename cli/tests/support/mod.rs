@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,7 +27,7 @@ impl Sandbox {
     }
 
     /// `nnunet ARGS` with `nnUNet_results` = `<root>/<results>`.
-    pub fn command(&self, results: &str, args: &[&str]) -> Command {
+    pub fn command<S: AsRef<OsStr>>(&self, results: &str, args: &[S]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nnunet"));
         cmd.args(args)
             .env("nnUNet_raw", self.path().join("raw"))
@@ -35,7 +37,7 @@ impl Sandbox {
     }
 
     /// Runs `nnunet ARGS` (results in `<root>/<results>`), asserting success; returns its output.
-    pub fn run_in(&self, results: &str, args: &[&str]) -> String {
+    pub fn run_in<S: AsRef<OsStr> + Debug>(&self, results: &str, args: &[S]) -> String {
         let out = self.command(results, args).output().unwrap();
         let text = format!(
             "{}{}",
@@ -47,7 +49,7 @@ impl Sandbox {
     }
 
     /// Runs `nnunet ARGS` with results in `<root>/res`.
-    pub fn run(&self, args: &[&str]) -> String {
+    pub fn run<S: AsRef<OsStr> + Debug>(&self, args: &[S]) -> String {
         self.run_in("res", args)
     }
 
@@ -69,18 +71,24 @@ impl Sandbox {
     }
 }
 
-/// `nnunet train` of the 2D phantom's fold 0 on the CPU with one loader worker, for `epochs` of
+/// `nnunet train` of one fold, briefly, on the CPU with one loader worker: `epochs` of
 /// `iterations` training iterations and one validation iteration each.
-pub fn phantom_train_args(epochs: usize, iterations: usize) -> Vec<String> {
+pub fn brief_train_args(
+    dataset: &str,
+    configuration: &str,
+    fold: &str,
+    epochs: usize,
+    iterations: usize,
+) -> Vec<String> {
     let (epochs, iterations) = (epochs.to_string(), iterations.to_string());
     [
         "train",
         "-d",
-        "901",
+        dataset,
         "-c",
-        "2d",
+        configuration,
         "-f",
-        "0",
+        fold,
         "--epochs",
         &epochs,
         "--iterations-per-epoch",
