@@ -45,6 +45,15 @@ pub fn run() -> Result<()> {
         }
     );
     println!("CPU threads (libtorch intra-op): {}", report.cpu_threads);
+    println!(
+        "CPU bfloat16: {} (predict --precision auto on the CPU: {})",
+        if nnunet_core::precision::cpu_has_native_bf16() {
+            "native"
+        } else {
+            "emulated"
+        },
+        nnunet_core::Precision::auto(nnunet_core::tch::Device::Cpu)
+    );
     for (var, value) in NnunetPaths::from_env().entries() {
         match value {
             Some(path) if path.is_dir() => println!("{var} = {} (exists)", path.display()),
