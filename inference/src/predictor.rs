@@ -27,6 +27,10 @@ pub struct SlidingWindow {
     pub device: Device,
     /// The network's arithmetic.
     pub precision: Precision,
+    /// At most how many of a tile's network passes (the unflipped one and the mirrored ones)
+    /// run as one batch; 1 runs them one by one as nnU-Net does
+    /// ([`crate::predict::PASSES_PER_BATCH`] says what `predict` uses).
+    pub passes_per_batch: usize,
 }
 
 /// Every non-empty combination of `axes`, as nnU-Net enumerates them (by size, then order).
@@ -68,22 +72,56 @@ fn forward(network: &dyn Network, x: &Tensor, precision: Precision) -> Result<Te
     Ok(outputs.swap_remove(0).f_to_kind(Kind::Float)?)
 }
 
-/// Logits for a batch of tiles `(B, C, *patch)` (float32), averaged over mirror combinations.
+/// Logits for a batch of tiles `(B, C, *patch)` (float32), averaged over the unflipped pass
+/// and every mirror combination. Up to `passes_per_batch` of these passes run as one batch
+/// (summed in nnU-Net's order all the same).
 fn predict_tile(
     network: &dyn Network,
     x: &Tensor,
     mirror_axes: &[usize],
     precision: Precision,
+    passes_per_batch: usize,
 ) -> Result<Tensor> {
     let x = x.f_to_kind(precision.parameter_kind())?;
-    let mut sum = forward(network, &x, precision)?;
-    let combos = mirror_combinations(mirror_axes);
-    for combo in &combos {
-        let dims: Vec<i64> = combo.iter().map(|&a| a as i64 + 2).collect();
-        let flipped = forward(network, &x.f_flip(&dims)?, precision)?;
-        sum += flipped.f_flip(&dims)?;
+    let b = x.size()[0];
+    // The flipped tensor dims of each pass; the first pass flips nothing.
+    let flips: Vec<Vec<i64>> = std::iter::once(Vec::new())
+        .chain(
+            mirror_combinations(mirror_axes)
+                .iter()
+                .map(|combo| combo.iter().map(|&a| a as i64 + 2).collect()),
+        )
+        .collect();
+    let flip = |t: &Tensor, dims: &[i64]| -> Result<Tensor> {
+        Ok(if dims.is_empty() {
+            t.shallow_clone()
+        } else {
+            t.f_flip(dims)?
+        })
+    };
+    // As few batches as the limit allows, evenly filled (8 passes at most 7 a batch: 4 + 4).
+    let batches = flips.len().div_ceil(passes_per_batch.max(1));
+    let mut sum: Option<Tensor> = None;
+    for group in flips.chunks(flips.len().div_ceil(batches)) {
+        let inputs = group
+            .iter()
+            .map(|dims| flip(&x, dims))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = match inputs.as_slice() {
+            [single] => single.shallow_clone(),
+            many => Tensor::f_cat(many, 0)?,
+        };
+        let outputs = forward(network, &batch, precision)?;
+        for (i, dims) in group.iter().enumerate() {
+            let logits = flip(&outputs.f_narrow(0, i as i64 * b, b)?, dims)?;
+            sum = Some(match sum {
+                None => logits,
+                Some(s) => s + logits,
+            });
+        }
     }
-    Ok(sum / (combos.len() as f64 + 1.0))
+    let sum = sum.ok_or_else(|| Error::Invalid("no network passes".into()))?;
+    Ok(sum / flips.len() as f64)
 }
 
 impl SlidingWindow {
@@ -155,6 +193,7 @@ impl SlidingWindow {
                 &x.f_unsqueeze(0)?,
                 &self.mirror_axes,
                 self.precision,
+                self.passes_per_batch,
             )?;
             let pred = pred.f_squeeze_dim(0)? * &gaussian;
             let pred = if slice_mode {
@@ -230,6 +269,8 @@ mod tests {
             num_outputs: 2,
             device: Device::Cpu,
             precision: Precision::Float32,
+            // 8 passes at most 3 a batch: 3, 3 and 2
+            passes_per_batch: 3,
         };
         let logits = sw.predict(&Scale(2), &image).unwrap();
         assert_eq!(logits.size(), [2, 7, 13, 20]);
@@ -248,6 +289,7 @@ mod tests {
             num_outputs: 3,
             device: Device::Cpu,
             precision: Precision::Float32,
+            passes_per_batch: 1,
         };
         let logits = sw.predict(&Scale(3), &image).unwrap();
         assert_eq!(logits.size(), [3, 3, 10, 9]);
