@@ -277,14 +277,27 @@ pub fn previous_stage_files(
     }
 }
 
-/// Reads and preprocesses one case, with its previous-stage segmentation for a cascade.
+/// Reads and preprocesses one case (which must hold `channels` image channels), with its
+/// previous-stage segmentation for a cascade.
 fn read_case(
     job: &ConfigurationJob,
+    channels: usize,
     cascade_labels: &[i16],
     case: &InputCase,
     previous: Option<&Path>,
 ) -> Result<(Vec<f32>, CaseProperties)> {
     let image = nnunet_datasets::io::read_image(&case.images)?;
+    if image.channels.len() != channels {
+        return Err(Error::invalid_file(
+            &case.images[0],
+            format!(
+                "case {}: {} channel(s) read from {} file(s), the model expects {channels}",
+                case.id,
+                image.channels.len(),
+                case.images.len()
+            ),
+        ));
+    }
     let Some(previous) = previous else {
         let out = job.run_case(image, None)?;
         return Ok((out.data, out.properties));
@@ -315,18 +328,18 @@ pub fn predict_folder(
 ) -> Result<Vec<PathBuf>> {
     let ending = model.dataset.file_ending.clone();
     let cases = input_cases(input, &ending)?;
+    // One file per channel, or fewer files holding several channels (an RGB PNG is 3): more
+    // files than channels is wrong before anything is read; the count read is checked per case.
     let expected = model.dataset.num_channels();
-    for case in &cases {
-        if case.images.len() != expected {
-            return Err(Error::invalid_file(
-                input,
-                format!(
-                    "case {} has {} channel file(s), the model expects {expected}",
-                    case.id,
-                    case.images.len()
-                ),
-            ));
-        }
+    if let Some(case) = cases.iter().find(|c| c.images.len() > expected) {
+        return Err(Error::invalid_file(
+            &case.images[expected],
+            format!(
+                "case {} has {} channel file(s), the model expects {expected} channel(s)",
+                case.id,
+                case.images.len()
+            ),
+        ));
     }
     let previous = previous_stage_files(
         model.cascade_labels.is_some(),
@@ -352,7 +365,7 @@ pub fn predict_folder(
         let reader = scope.spawn(move || {
             for (i, case) in cases.iter().enumerate() {
                 let prev = previous.as_ref().map(|files| files[i].as_path());
-                let result = read_case(job, cascade_labels, case, prev)
+                let result = read_case(job, expected, cascade_labels, case, prev)
                     .map(|(data, props)| (case.id.clone(), data, props));
                 if to_net.send(result).is_err() {
                     break;
