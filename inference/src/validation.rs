@@ -24,9 +24,10 @@ use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor};
 use nnunet_core::{Error, Plans, Precision, Registry, Result, atomic};
 use nnunet_planning::preprocessed_format::{
-    CaseProperties, case_identifiers, case_paths, read_case, read_seg,
+    CaseProperties, case_identifiers, case_paths, read_case, read_seg, write_seg,
 };
 use nnunet_planning::resample::separate_z_axis;
+use nnunet_trainers::preprocessed::previous_stage_path;
 use std::path::{Path, PathBuf};
 
 /// How to validate a fold.
@@ -267,8 +268,7 @@ fn write_next_stage(
         .f_contiguous()?;
     let seg: Vec<i16> = Vec::<i16>::try_from(seg.f_flatten(0, -1)?)
         .map_err(|e| Error::Invalid(format!("next-stage segmentation to host: {e}")))?;
-    let bytes: Vec<u8> = seg.iter().flat_map(|v| v.to_le_bytes()).collect();
-    atomic::write_bytes(&out.join(format!("{case}.seg")), &bytes)
+    write_seg(&previous_stage_path(out, case), &seg)
 }
 
 /// Where a cascade stage's previous-stage segmentations are: the sibling model folder of the
@@ -295,7 +295,7 @@ pub fn previous_stage_segmentations(
 
 /// Reads `<dir>/<case>.seg` (raw little-endian `i16`) of `voxels` values.
 pub fn read_previous_stage(dir: &Path, case: &str, voxels: usize) -> Result<Vec<i16>> {
-    let path = dir.join(format!("{case}.seg"));
+    let path = previous_stage_path(dir, case);
     if !path.is_file() {
         return Err(Error::invalid_file(
             &path,

@@ -82,8 +82,7 @@ pub fn write_case(
     }
     let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     nnunet_core::atomic::write_bytes(&data_path, &bytes)?;
-    let bytes: Vec<u8> = seg.iter().flat_map(|v| v.to_le_bytes()).collect();
-    nnunet_core::atomic::write_bytes(&seg_path, &bytes)?;
+    write_seg(&seg_path, seg)?;
     nnunet_core::atomic::write_json(&json_path, properties)
 }
 
@@ -132,6 +131,12 @@ pub fn read_seg(path: &Path, voxels: usize, what: &str) -> Result<Vec<i16>> {
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect())
+}
+
+/// Writes a label map as raw little-endian `i16` (the format [`read_seg`] reads), atomically.
+pub fn write_seg(path: &Path, seg: &[i16]) -> Result<()> {
+    let bytes: Vec<u8> = seg.iter().flat_map(|v| v.to_le_bytes()).collect();
+    nnunet_core::atomic::write_bytes(path, &bytes)
 }
 
 /// A file's bytes, which must number `expected`.
