@@ -48,6 +48,18 @@ impl Precision {
             Precision::Float32 | Precision::CudaAutocast => tch::Kind::Float,
         }
     }
+
+    /// `--precision auto`: fp16 autocast on CUDA; bfloat16 on a CPU that computes it natively;
+    /// float32 otherwise.
+    pub fn auto(device: Device) -> Precision {
+        if device.is_cuda() {
+            Precision::CudaAutocast
+        } else if cpu_has_native_bf16() {
+            Precision::BFloat16
+        } else {
+            Precision::Float32
+        }
+    }
 }
 
 impl FromStr for PrecisionChoice {
@@ -100,20 +112,6 @@ impl PrecisionChoice {
                     .into(),
             )),
             PrecisionChoice::Auto => Ok(Precision::auto(device)),
-        }
-    }
-}
-
-impl Precision {
-    /// `--precision auto`: fp16 autocast on CUDA; bfloat16 on a CPU that computes it natively;
-    /// float32 otherwise.
-    pub fn auto(device: Device) -> Precision {
-        if device.is_cuda() {
-            Precision::CudaAutocast
-        } else if cpu_has_native_bf16() {
-            Precision::BFloat16
-        } else {
-            Precision::Float32
         }
     }
 }
