@@ -12,14 +12,15 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
 
 NNUNET_VERSION="2.8.1"
+TORCH_VERSION="2.11.0"  # the project's own (scripts/setup.sh); pinned so pip keeps it
 PEER="${NNUNET_PEER_VENV:-$HOME/.cache/nnunet-rs/peer-venv}"
 
 peer_ok() {
-    [ -x "$PEER/bin/python" ] && "$PEER/bin/python" - "$NNUNET_VERSION" <<'PY' 2>/dev/null
+    [ -x "$PEER/bin/python" ] && "$PEER/bin/python" - "$NNUNET_VERSION" "$TORCH_VERSION" <<'PY' 2>/dev/null
 import sys
 import importlib.metadata as md
 try:
-    ok = md.version("nnunetv2") == sys.argv[1]
+    ok = md.version("nnunetv2") == sys.argv[1] and md.version("torch").split("+")[0] == sys.argv[2]
     import torch, nnunetv2  # noqa: F401
 except Exception:
     sys.exit(1)
@@ -35,7 +36,7 @@ if ! peer_ok; then
     project_site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$project_site" > "$site/nnunet_rs_project_torch.pth"
     "$PEER/bin/python" -m pip install --disable-pip-version-check --progress-bar off -q \
-        "nnunetv2==$NNUNET_VERSION"
+        "nnunetv2==$NNUNET_VERSION" "torch==$TORCH_VERSION"
     peer_ok || { echo "peer_venv: nnunetv2 $NNUNET_VERSION is not importable from $PEER" >&2; exit 1; }
 fi
 echo "$PEER/bin/python"
