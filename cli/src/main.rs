@@ -76,6 +76,11 @@ enum Command {
     Overlay(commands::overlay::OverlayArgs),
     /// Train and cross-validate several networks on one budget; write a table and a chart.
     Compare(commands::compare::CompareArgs),
+    /// Run an experiment on a SLURM cluster: trainings, find-best, split prediction.
+    Slurm {
+        #[command(subcommand)]
+        command: commands::slurm::SlurmCommand,
+    },
 }
 
 fn main() {
@@ -109,6 +114,7 @@ fn main() {
         Command::FindBest(args) => commands::find_best::run(args),
         Command::Overlay(args) => commands::overlay::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Slurm { command } => commands::slurm::run(command),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -13,6 +13,7 @@ pub mod plan;
 pub mod plugins;
 pub mod postprocess;
 pub mod predict;
+pub mod slurm;
 pub mod summary;
 pub mod train;
 pub mod validation;

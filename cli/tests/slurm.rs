@@ -1,0 +1,213 @@
+//! `nnunet slurm` against a real SLURM: `scripts/slurm_local.sh` starts a one-node cluster
+//! (Debian's slurm-wlm with munge) on localhost. A phantom experiment of 2 configurations ×
+//! 2 folds goes through the train array, the dependent find-best job and a 2-part prediction
+//! array; a resubmission then runs nothing; a training cancelled with `scancel` runs again on
+//! the next submission, and so do the stages after it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::Sandbox;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts the local cluster (idempotent) and returns its SLURM_CONF.
+fn start_cluster() -> String {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/slurm_local.sh"))
+        .arg("start")
+        .output()
+        .expect("run scripts/slurm_local.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scripts/slurm_local.sh start failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export SLURM_CONF="))
+        .expect("SLURM_CONF line")
+        .to_string()
+}
+
+struct Cluster<'a> {
+    env: &'a Sandbox,
+    conf: String,
+    toml: PathBuf,
+}
+
+impl Cluster<'_> {
+    fn nnunet(&self, args: &[&str]) -> String {
+        let out = self
+            .env
+            .command("res", args)
+            .env("SLURM_CONF", &self.conf)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "nnunet {args:?} failed:\n{text}");
+        text
+    }
+
+    fn submit(&self) -> String {
+        self.nnunet(&["slurm", "submit", self.toml.to_str().unwrap()])
+    }
+
+    fn status(&self) -> String {
+        self.nnunet(&["slurm", "status", self.toml.to_str().unwrap()])
+    }
+
+    /// Waits until no job of the last submission is pending or running; returns the status.
+    fn wait(&self) -> String {
+        let start = Instant::now();
+        loop {
+            let status = self.status();
+            let busy = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"]
+                .iter()
+                .any(|s| status.contains(s));
+            if !busy {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(900),
+                "jobs still running after 15 minutes:\n{status}"
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let logs = self.toml.parent().unwrap().join("slurm/logs");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+            let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = body.lines().rev().take(15).collect();
+            text += &format!("--- {}\n", entry.path().display());
+            text += &tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+            text += "\n";
+        }
+        text
+    }
+}
+
+#[test]
+fn experiment_runs_on_slurm_and_resubmits_only_what_is_missing() {
+    let conf = start_cluster();
+    let env = Sandbox::new();
+    env.run(&[
+        "demo-data",
+        "--dim",
+        "3",
+        "--cases",
+        "6",
+        "--test-cases",
+        "2",
+    ]);
+    env.run(&["plan-and-preprocess", "-d", "900", "-c", "2d", "3d_fullres"]);
+    let toml = env.path().join("cluster.toml");
+    std::fs::write(
+        &toml,
+        "dataset = \"900\"\nconfigurations = [\"2d\", \"3d_fullres\"]\nfolds = [0, 1]\n\
+         device = \"cpu\"\nworkers = 1\n\
+         [training]\nepochs = 1\niterations_per_epoch = 2\nvalidation_iterations = 1\n\
+         [predict]\ninput = \"raw/Dataset900_Phantom3D/imagesTs\"\noutput = \"pred\"\nparts = 2\n\
+         args = [\"--no-tta\"]\n\
+         [slurm]\ncpus_per_task = 1\nwork_dir = \"slurm\"\n",
+    )
+    .unwrap();
+    let cluster = Cluster {
+        env: &env,
+        conf,
+        toml,
+    };
+
+    let out = cluster.submit();
+    for stage in [
+        "submitted train",
+        "submitted find-best",
+        "submitted predict",
+    ] {
+        assert!(out.contains(stage), "{stage}:\n{out}");
+    }
+    let status = cluster.wait();
+    assert_eq!(
+        status.matches("finished ").count() - status.matches("not finished").count(),
+        7,
+        "4 trainings, find-best and 2 prediction parts finished:\n{status}\n{}",
+        cluster.logs()
+    );
+    let predictions = env.path().join("pred");
+    let mut written: Vec<String> = std::fs::read_dir(&predictions)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(
+        written.len(),
+        2,
+        "one segmentation per test case: {written:?}"
+    );
+    assert!(
+        written.iter().all(|n| n.ends_with(".nii.gz")),
+        "{written:?}"
+    );
+    assert!(
+        env.path()
+            .join("res/Dataset900_Phantom3D/inference_information.json")
+            .is_file()
+    );
+
+    // Everything finished: nothing is submitted.
+    let out = cluster.submit();
+    assert!(out.contains("nothing to submit"), "{out}");
+
+    // One fold lost: only it trains again, then find-best and prediction follow. Cancel it with
+    // scancel first: the stages after it are cancelled too, and the next submission reruns it.
+    let fold = env
+        .path()
+        .join("res/Dataset900_Phantom3D/nnUNetTrainer__nnUNetPlans__3d_fullres/fold_1");
+    std::fs::remove_dir_all(&fold).unwrap();
+    let out = cluster.submit();
+    let train_line = out
+        .lines()
+        .find(|l| l.starts_with("submitted train"))
+        .unwrap_or_else(|| panic!("no training submitted:\n{out}"));
+    assert!(
+        train_line.ends_with(": train 3d_fullres__fold_1"),
+        "only the lost fold trains again:\n{out}"
+    );
+    let train_job = train_line
+        .split("(job ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap()
+        .to_string();
+    let cancelled = Command::new("scancel")
+        .arg(&train_job)
+        .env("SLURM_CONF", &cluster.conf)
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    let status = cluster.wait();
+    assert!(status.contains("CANCELLED"), "{status}");
+    assert!(!fold.join("checkpoint_final.safetensors").is_file());
+
+    let out = cluster.submit();
+    assert!(out.contains("train 3d_fullres__fold_1"), "{out}");
+    let status = cluster.wait();
+    assert!(
+        !status.contains("not finished"),
+        "{status}\n{}",
+        cluster.logs()
+    );
+    assert!(fold.join("checkpoint_final.safetensors").is_file());
+}
