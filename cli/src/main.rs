@@ -76,6 +76,9 @@ enum Command {
     Overlay(commands::overlay::OverlayArgs),
     /// Train and cross-validate several networks on one budget; write a table and a chart.
     Compare(commands::compare::CompareArgs),
+    /// Reuse one dataset's plans for another, for transfer learning
+    /// (nnUNetv2_move_plans_between_datasets -s SOURCE -t TARGET -sp PLANS -tp NEW_PLANS).
+    MovePlans(commands::move_plans::MovePlansArgs),
 }
 
 fn main() {
@@ -87,7 +90,7 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::nnunet_style_args(std::env::args_os()));
     let result = match cli.command {
         Command::Doctor => commands::doctor::run(),
         Command::Plugins { command } => commands::plugins::run(command),
@@ -109,6 +112,7 @@ fn main() {
         Command::FindBest(args) => commands::find_best::run(args),
         Command::Overlay(args) => commands::overlay::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::MovePlans(args) => commands::move_plans::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
