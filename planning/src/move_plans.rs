@@ -133,8 +133,10 @@ fn dataset_name(paths: &NnunetPaths, preprocessed: &Path, name_or_id: &str) -> R
     if name_or_id.starts_with("Dataset") {
         return Ok(name_or_id.to_string());
     }
-    if let Ok(folder) = nnunet_datasets::raw::find_dataset(paths, name_or_id) {
-        return DatasetFolders::resolve(&folder.to_string_lossy(), paths).map(|f| f.name);
+    if let Ok(folder) = nnunet_datasets::raw::find_dataset(paths, name_or_id)
+        && let Some(name) = folder.canonicalize().unwrap_or(folder).file_name()
+    {
+        return Ok(name.to_string_lossy().into_owned());
     }
     let id: u32 = name_or_id.parse().map_err(|_| {
         Error::Invalid(format!(
