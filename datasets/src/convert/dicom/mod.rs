@@ -19,12 +19,15 @@
 //! stacks not along the normal (gantry tilt), multi-frame and colour images, compressed
 //! pixel data.
 //!
-//! **Crates.** dicom-rs's `dicom-object` parses the files (every uncompressed transfer syntax:
-//! implicit and explicit VR little endian, explicit VR big endian). `dicom-pixeldata` is not
-//! used: its decoding pulls in the `image`/`ndarray` integrations and codec crates while a
-//! CT/MR series is nearly always native pixel data, a few lines to decode here (BitsAllocated
-//! 8/16/32, BitsStored/HighBit masking, signed samples). Compressed series (JPEG, JPEG 2000,
-//! RLE) are refused with the command that decompresses them.
+//! **Crates.** dicom-rs's `dicom-object` 0.10 (no default features) parses the files, in every
+//! uncompressed transfer syntax: implicit and explicit VR little endian, explicit VR big
+//! endian. `dicom-pixeldata` is not used: with its default features it adds the native JPEG
+//! and RLE codecs (jpeg-decoder, jpeg-encoder) and flate2 to the build, and without them it
+//! decodes exactly what this module decodes in a few lines (native samples: BitsAllocated
+//! 8/16/32, BitsStored/HighBit masking, signed samples), while the rescale must be applied per
+//! slice here anyway. CT/MR series for segmentation are nearly always native; compressed ones
+//! (JPEG, JPEG 2000, RLE) are refused with the command that decompresses them. Enabling
+//! `dicom-pixeldata`'s `native` feature would be the way to read JPEG lossless and RLE series.
 
 mod series;
 mod slice;
