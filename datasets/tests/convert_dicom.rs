@@ -475,6 +475,11 @@ fn bad_geometry_and_pixels_are_refused_naming_the_file() {
     });
     assert!(err.contains(&file) && err.contains("PixelSpacing"), "{err}");
 
+    let (err, file) = refusal_after(0, |o| {
+        put_ds(o, tags::PIXEL_SPACING, &["0", "1.5"]);
+    });
+    assert!(err.contains(&file) && err.contains("PixelSpacing"), "{err}");
+
     // slice 3 moved onto slice 2: a duplicated position
     let (err, _) = refusal_after(3, |o| {
         put_ds(o, tags::IMAGE_POSITION_PATIENT, &["10", "-20", "36"]);

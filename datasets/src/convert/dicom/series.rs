@@ -113,6 +113,12 @@ impl Series {
         let (row, column) = unit_axes(first, orientation)?;
         let normal = cross(row, column);
         let spacing = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+        if spacing.iter().any(|&s| s <= 0.0) {
+            return Err(refuse(
+                first,
+                format!("PixelSpacing {spacing:?} is not positive"),
+            ));
+        }
         for slice in &self.slices {
             let other = slice.orientation.unwrap_or_default();
             let pixel_spacing = slice.pixel_spacing.unwrap_or([1.0, 1.0]);
