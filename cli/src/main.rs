@@ -81,6 +81,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::slurm::SlurmCommand,
     },
+    /// Reuse one dataset's plans for another, for transfer learning
+    /// (nnUNetv2_move_plans_between_datasets -s SOURCE -t TARGET -sp PLANS -tp NEW_PLANS).
+    MovePlans(commands::move_plans::MovePlansArgs),
 }
 
 fn main() {
@@ -92,7 +95,7 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::nnunet_style_args(std::env::args_os()));
     let result = match cli.command {
         Command::Doctor => commands::doctor::run(),
         Command::Plugins { command } => commands::plugins::run(command),
@@ -115,6 +118,7 @@ fn main() {
         Command::Overlay(args) => commands::overlay::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Slurm { command } => commands::slurm::run(command),
+        Command::MovePlans(args) => commands::move_plans::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

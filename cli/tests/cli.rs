@@ -123,3 +123,47 @@ fn panic_in_plugin_registration_is_an_error_not_an_abort() {
         "{stderr}"
     );
 }
+
+#[test]
+fn move_plans_takes_nnunets_single_dash_flags() {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    assert!(shared.is_dir(), "{} missing", shared.display());
+    let root = tempfile::tempdir().unwrap();
+    let (raw, pre) = (root.path().join("raw"), root.path().join("pre"));
+    // the source exists only in nnUNet_preprocessed, found by its id as nnU-Net finds it
+    std::fs::create_dir_all(pre.join("Dataset004_Hippocampus")).unwrap();
+    std::fs::copy(
+        shared.join("nnunetv2_reference/Dataset004_Hippocampus/nnUNetPlans.json"),
+        pre.join("Dataset004_Hippocampus/nnUNetPlans.json"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(raw.join("Dataset007_Target")).unwrap();
+    std::fs::copy(
+        shared.join("Dataset004_Hippocampus/dataset.json"),
+        raw.join("Dataset007_Target/dataset.json"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nnunet"))
+        .args(["move-plans", "-s", "4", "-t", "7", "-sp", "nnUNetPlans"])
+        .args(["-tp", "nnUNetPlansFrom4"])
+        .env("nnUNet_raw", &raw)
+        .env("nnUNet_preprocessed", &pre)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}{stderr}", text(&out.stdout));
+    let file = pre.join("Dataset007_Target/nnUNetPlansFrom4.json");
+    let plans: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(plans["dataset_name"], "Dataset007_Target");
+    assert_eq!(plans["plans_name"], "nnUNetPlansFrom4");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_nnunet"))
+        .args(["move-plans", "-s", "4", "-t", "7", "-sp", "missingPlans"])
+        .env("nnUNet_raw", &raw)
+        .env("nnUNet_preprocessed", &pre)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("missingPlans.json"), "{stderr}");
+}

@@ -4,6 +4,7 @@
 
 pub mod crop;
 pub mod foreground;
+pub mod move_plans;
 pub mod normalization;
 pub mod plan_dataset;
 pub mod planner;
@@ -15,6 +16,7 @@ pub mod spacing;
 pub mod topology;
 pub mod vram;
 
+pub use move_plans::{MovePlansRequest, move_plans};
 pub use plan_dataset::{DatasetFolders, PlanRequest, plan_dataset};
 pub use planner::{ExperimentPlanner, PRESETS, PlannerPreset};
 pub use preprocess_dataset::{PreprocessRequest, preprocess_dataset};

@@ -27,6 +27,10 @@ pub enum ConvertCommand {
         /// Output folder.
         output: PathBuf,
     },
+    /// DICOM CT/MR series (one per case folder) to NIfTI images CASE_0000.nii.gz.
+    ///
+    /// Example: nnunet convert dicom scans/ $nnUNet_raw/Dataset120_Liver/imagesTs
+    Dicom(DicomArgs),
 }
 
 #[derive(Args)]
@@ -116,6 +120,46 @@ pub struct LabelmeArgs {
     target: Target,
 }
 
+#[derive(Args)]
+pub struct DicomArgs {
+    /// A folder of case folders (each holding one series, at any depth), or one case folder
+    /// holding DICOM files itself.
+    input: PathBuf,
+    /// The folder to write CASE_0000.nii.gz into (imagesTr or imagesTs of a raw dataset).
+    output: PathBuf,
+    /// Channel index of the written files (CASE_0001.nii.gz for --channel 1).
+    #[arg(long, default_value_t = 0)]
+    channel: u32,
+    /// A folder with several series: skip series without pixel data and write each image
+    /// series as its own case CASE_sN (N = SeriesNumber) instead of refusing.
+    #[arg(long)]
+    split_series: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
+}
+
+fn run_dicom(args: DicomArgs) -> Result<()> {
+    let options = convert::DicomOptions {
+        channel: args.channel,
+        split_series: args.split_series,
+        overwrite: args.force,
+    };
+    let cases = convert::convert_dicom(&args.input, &args.output, &options)?;
+    for case in &cases {
+        let [z, y, x] = case.shape;
+        let [sz, sy, sx] = case.spacing;
+        println!(
+            "{}: {} slices, {z} × {y} × {x} voxels of {sz:.4} × {sy:.4} × {sx:.4} mm {:?}",
+            case.file.display(),
+            case.slices,
+            case.series_description
+        );
+    }
+    println!("wrote {} cases to {}", cases.len(), args.output.display());
+    Ok(())
+}
+
 pub fn run(command: ConvertCommand) -> Result<()> {
     let folder = match command {
         ConvertCommand::Msd(args) => convert::convert_msd(&args.task, &args.options()?)?,
@@ -168,6 +212,7 @@ pub fn run(command: ConvertCommand) -> Result<()> {
             );
             return Ok(());
         }
+        ConvertCommand::Dicom(args) => return run_dicom(args),
     };
     println!("wrote {}", folder.display());
     Ok(())

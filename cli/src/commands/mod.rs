@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod ensemble;
 pub mod find_best;
 pub mod fingerprint;
+pub mod move_plans;
 pub mod overlay;
 pub mod plan;
 pub mod plugins;
@@ -84,4 +85,20 @@ pub fn model_folder(
         configuration,
     );
     Ok((folders, dir))
+}
+
+/// nnU-Net's single-dash long flags (`-sp`), which clap cannot declare: rewritten to their
+/// double-dash form before parsing, so nnU-Net users' command lines work unchanged.
+pub const SINGLE_DASH_LONG_FLAGS: &[&str] = &["-sp", "-tp"];
+
+/// The command line with [`SINGLE_DASH_LONG_FLAGS`] rewritten to `--flag`.
+pub fn nnunet_style_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some(flag) if SINGLE_DASH_LONG_FLAGS.contains(&flag) => format!("-{flag}").into(),
+            _ => arg,
+        })
+        .collect()
 }

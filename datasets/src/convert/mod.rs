@@ -9,7 +9,9 @@
 //! | [`masks`] | images plus one binary mask per structure (0/1, 0/255, 1-bit), folder or zip |
 //! | [`labelme`] | LabelMe JSON polygons |
 //! | [`photo`] | JPEG and other pictures → PNG |
+//! | [`dicom`] | DICOM CT/MR series → NIfTI images (`CASE_0000.nii.gz`) |
 
+pub mod dicom;
 pub mod labelme;
 mod legacy_json;
 pub mod masks;
@@ -20,6 +22,7 @@ pub mod source;
 pub mod target;
 pub mod v1;
 
+pub use dicom::{ConvertedCase, DicomOptions, convert_dicom, read_dicom_series};
 pub use labelme::{LabelmeOptions, convert_labelme};
 pub use masks::{MasksOptions, Structure, convert_masks};
 pub use msd::convert_msd;
