@@ -570,10 +570,16 @@ fn nrrd_structure_folders_become_one_label_map() {
         );
         let got = read_label(&out.join(format!("labelsTr/{case}.nrrd"))).unwrap();
         assert_eq!(got.data, label.data, "{case}: organ = 1, tumour = 2");
-        assert_eq!(got.geometry, geometry);
+        // the label map keeps the masks' geometry exactly (their NRRD space lines); NRRD stores
+        // direction × spacing, so an oblique in-memory geometry reads back to within an ulp
+        let mask = read_label(&src.path().join(format!("organ/{case}.nrrd"))).unwrap();
+        assert_eq!(got.geometry, mask.geometry);
+        for (a, b) in got.geometry.direction.iter().zip(geometry.direction) {
+            assert!((a - b).abs() < 1e-15, "{case}: direction {a} vs {b}");
+        }
         let copied = read_image(&[out.join(format!("imagesTr/{case}_0000.nrrd"))]).unwrap();
         assert_eq!(copied.channels, image.channels);
-        assert_eq!(copied.geometry, geometry);
+        assert_eq!(copied.geometry, got.geometry);
     }
     let descriptor = json(&out.join("dataset.json"));
     assert_eq!(descriptor["file_ending"], ".nrrd");
@@ -582,6 +588,11 @@ fn nrrd_structure_folders_become_one_label_map() {
         serde_json::json!({"background": 0, "organ": 1, "tumor": 2})
     );
     assert_verifies(&out);
+    // the fingerprint reads the NRRD dataset like any other
+    let dataset = nnunet_datasets::raw::RawDataset::open(&out).unwrap();
+    let fingerprint =
+        nnunet_datasets::fingerprint::extract_fingerprint(&dataset, Some(1), false).unwrap();
+    assert_eq!(fingerprint.spacings, vec![vec![2.5, 0.75, 0.5]; 3]);
 }
 
 #[test]

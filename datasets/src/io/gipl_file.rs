@@ -8,8 +8,8 @@
 //!   MetaImage or NIfTI instead); spacing is stored as float32, as the format demands.
 
 use super::Decoded;
+use super::bounds::{checked_volume, slice_exact};
 use super::compress::{Compression, deflate, inflate_exact};
-use super::limits::{checked_volume, slice_exact};
 use super::scalar::{Scalar, Voxels};
 use nnunet_core::{Error, Geometry, Result};
 use std::path::Path;

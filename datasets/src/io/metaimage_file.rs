@@ -14,8 +14,8 @@
 //!   shortest exact form, so a round trip is exact.
 
 use super::Decoded;
+use super::bounds::{checked_volume, slice_exact};
 use super::compress::{Compression, deflate, inflate_exact};
-use super::limits::{checked_volume, slice_exact};
 use super::scalar::{Scalar, Voxels};
 use super::text_header::{self, MAX_HEADER_BYTES, data_file_path, format_numbers, numbers};
 use nnunet_core::{Error, Geometry, Result};

@@ -25,9 +25,11 @@
 //! * Lossy formats (`.jpg`, `.jpeg`) are refused: compression artefacts change label values and
 //!   intensities, so nnU-Net refuses them too. Convert them first (`nnunet convert`).
 //!
-//! Every error names the file. The hand-written readers check a header's voxel count against a
-//! bound before allocating and inflate no more than the header promises ([`limits`]).
+//! Every error names the file. The hand-written readers check a header's voxel count against
+//! [`limits::max_voxels`] before allocating ([`bounds`]) and inflate no more than the header
+//! promises ([`compress`]).
 
+mod bounds;
 mod compress;
 mod gipl_file;
 pub mod limits;

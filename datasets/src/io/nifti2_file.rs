@@ -9,8 +9,8 @@
 //! or int16, as for NIfTI-1.
 
 use super::Decoded;
+use super::bounds::{checked_volume, slice_exact};
 use super::compress::{Compression, deflate};
-use super::limits::{checked_volume, slice_exact};
 use super::nifti_geometry::{NiftiAffine, geometry_of, sform_of};
 use super::scalar::{Scalar, Voxels};
 use nnunet_core::{Error, Geometry, Result};

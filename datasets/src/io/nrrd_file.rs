@@ -12,11 +12,14 @@
 //!   nnU-Net's z spacing `999 × max(spacing)`.
 //! * Write: `NRRD0004`, LPS, gzip encoding, little endian; float32 images, uint8/int16 labels.
 //!   A geometry read from an NRRD header keeps that header's space lines verbatim while it
-//!   still describes the same geometry, so an NRRD → NRRD round trip is exact.
+//!   still describes the same geometry, so an NRRD → NRRD round trip is exact. Another
+//!   geometry is written as `direction × spacing`, which reads back exactly for axis-aligned
+//!   directions and to within an ulp for oblique ones (NRRD stores no separate spacing; ITK's
+//!   own NRRD round trip is no better).
 
 use super::Decoded;
+use super::bounds::{checked_volume, slice_exact};
 use super::compress::{Compression, deflate, inflate_exact};
-use super::limits::{checked_volume, slice_exact};
 use super::scalar::{Scalar, Voxels};
 use super::text_header::{self, MAX_HEADER_BYTES, data_file_path, format_numbers, numbers};
 use nnunet_core::{Error, Geometry, Result};
@@ -183,7 +186,7 @@ fn geometry_of(path: &Path, header: &Header, dim: usize) -> Result<([f64; 3], Ge
             ));
         }
         for (axis, v) in dirs.iter().enumerate() {
-            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let (norm, unit) = split_axis(v);
             if !(norm.is_finite() && norm > 0.0) {
                 return Err(Error::invalid_file(
                     path,
@@ -191,9 +194,8 @@ fn geometry_of(path: &Path, header: &Header, dim: usize) -> Result<([f64; 3], Ge
                 ));
             }
             spacing[axis] = norm;
-            let scale = 1.0 / norm;
-            for (row, x) in v.iter().enumerate() {
-                geometry.direction[row * 3 + axis] = signs[row] * x * scale + 0.0;
+            for (row, x) in unit.iter().enumerate() {
+                geometry.direction[row * 3 + axis] = signs[row] * x + 0.0;
             }
         }
     } else if let Some(value) = header.get("spacings") {
@@ -218,6 +220,14 @@ fn geometry_of(path: &Path, header: &Header, dim: usize) -> Result<([f64; 3], Ge
         return Err(Error::invalid_file(path, format!("invalid spacing {bad}")));
     }
     Ok((spacing, geometry))
+}
+
+/// ITK's reading of one `space directions` vector (`nrrdSpacingCalculate`): its length, and
+/// the vector times `1 / length`.
+fn split_axis(v: &[f64]) -> (f64, Vec<f64>) {
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let scale = 1.0 / norm;
+    (norm, v.iter().map(|x| x * scale + 0.0).collect())
 }
 
 /// The data file's bytes (or the header file's after its header) and the file they come from.
@@ -395,11 +405,10 @@ fn space_lines(geometry: &Geometry, dim: usize) -> String {
     let vector = |values: Vec<f64>| format!("({})", format_numbers(&values, ","));
     let directions: Vec<String> = (0..dim)
         .map(|axis| {
-            vector(
-                (0..dim)
-                    .map(|row| geometry.direction[row * 3 + axis] * spacing[axis])
-                    .collect(),
-            )
+            let unit: Vec<f64> = (0..dim)
+                .map(|row| geometry.direction[row * 3 + axis])
+                .collect();
+            vector(unit.iter().map(|d| d * spacing[axis]).collect())
         })
         .collect();
     let space = if dim == 2 {

@@ -9,7 +9,7 @@
 //! like nnU-Net's `NaturalImage2DIO`; several pages (or a sidecar) make it a volume.
 
 use super::Decoded;
-use super::limits::checked_volume;
+use super::bounds::checked_volume;
 use super::scalar::Voxels;
 use nnunet_core::{Error, Geometry, Result};
 use std::io::Cursor;
