@@ -90,7 +90,7 @@ impl Voxels<'_> {
     }
 
     /// The samples as bytes in the given byte order.
-    pub fn to_bytes(&self, big_endian: bool) -> Vec<u8> {
+    pub fn to_bytes(self, big_endian: bool) -> Vec<u8> {
         match self {
             Voxels::U8(d) => d.to_vec(),
             Voxels::I16(d) => d
