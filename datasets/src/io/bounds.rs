@@ -40,3 +40,17 @@ pub fn slice_exact<'a>(
         )),
     }
 }
+
+/// Refuses a file shorter than its fixed-size header of `len` bytes.
+pub fn require_header(path: &Path, bytes: &[u8], len: usize, format: &str) -> Result<()> {
+    if bytes.len() < len {
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "truncated: {} bytes, shorter than a {format} header ({len})",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -8,7 +8,7 @@
 //!   MetaImage or NIfTI instead); spacing is stored as float32, as the format demands.
 
 use super::Decoded;
-use super::bounds::{checked_volume, slice_exact};
+use super::bounds::{checked_volume, require_header, slice_exact};
 use super::compress::{Compression, deflate, inflate_exact};
 use super::scalar::{Scalar, Voxels};
 use nnunet_core::{Error, Geometry, Result};
@@ -58,15 +58,7 @@ fn file_bytes(path: &Path) -> Result<Vec<u8>> {
 
 /// Dimension count, sample type and sizes `(x, y, z)` from the header.
 fn parse(path: &Path, bytes: &[u8]) -> Result<(usize, Scalar, [u64; 3])> {
-    if bytes.len() < HEADER_LEN {
-        return Err(Error::invalid_file(
-            path,
-            format!(
-                "truncated: {} bytes, shorter than a GIPL header ({HEADER_LEN})",
-                bytes.len()
-            ),
-        ));
-    }
+    require_header(path, bytes, HEADER_LEN, "GIPL")?;
     let magic = u32::from_be_bytes(be(bytes, 252));
     if magic != MAGIC && magic != MAGIC2 {
         return Err(Error::invalid_file(
@@ -143,7 +135,6 @@ pub(super) fn write(
             ),
         ));
     }
-    let is_2d = is_2d && shape[0] == 1;
     let dims: Vec<u16> = [shape[2], shape[1], shape[0]]
         .iter()
         .map(|&s| u16::try_from(s))

@@ -233,7 +233,6 @@ pub(super) fn write(
     geometry: &Geometry,
     is_2d: bool,
 ) -> Result<()> {
-    let is_2d = is_2d && shape[0] == 1;
     let n = if is_2d { 2 } else { 3 };
     let element = match data.scalar() {
         Scalar::U8 => "MET_UCHAR",
@@ -254,31 +253,17 @@ pub(super) fn write(
         .collect::<Vec<_>>()
         .join(" ");
     let payload = deflate(&data.to_bytes(false), Compression::Zlib);
-    let detached = super::file_ending(path) == Some(".mhd");
-    let data_name = if detached {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        format!("{}.zraw", &name[..name.len().saturating_sub(4)])
-    } else {
-        "LOCAL".to_string()
-    };
+    let data_name = (super::file_ending(path) == Some(".mhd"))
+        .then(|| text_header::detached_data_name(path, ".mhd", ".zraw"));
     let header = format!(
         "ObjectType = Image\nNDims = {n}\nBinaryData = True\nBinaryDataByteOrderMSB = False\n\
          CompressedData = True\nCompressedDataSize = {}\nTransformMatrix = {}\nOffset = {}\n\
-         ElementSpacing = {}\nDimSize = {sizes}\nElementType = {element}\nElementDataFile = {data_name}\n",
+         ElementSpacing = {}\nDimSize = {sizes}\nElementType = {element}\nElementDataFile = {}\n",
         payload.len(),
         format_numbers(&matrix, " "),
         format_numbers(&geometry.origin[..n], " "),
         format_numbers(&spacing[..n], " "),
+        data_name.as_deref().unwrap_or("LOCAL"),
     );
-    if detached {
-        nnunet_core::atomic::write_bytes(&path.with_file_name(&data_name), &payload)?;
-        nnunet_core::atomic::write_bytes(path, header.as_bytes())
-    } else {
-        let mut bytes = header.into_bytes();
-        bytes.extend(payload);
-        nnunet_core::atomic::write_bytes(path, &bytes)
-    }
+    text_header::write_header_and_data(path, header, &payload, data_name.as_deref())
 }

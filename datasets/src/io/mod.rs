@@ -70,7 +70,8 @@ pub fn file_ending(path: &Path) -> Option<&'static str> {
 
 /// Reads one file's pixels.
 type Reader = fn(&Path) -> Result<Decoded>;
-/// Writes one channel with its geometry: `(path, voxels, shape (z, y, x), geometry, is_2d)`.
+/// Writes one channel with its geometry: `(path, voxels, shape (z, y, x), geometry, is_2d)`;
+/// `is_2d` only with one slice, and the voxels fill the shape ([`write_volume`] checks both).
 type VolumeWriter = fn(&Path, Voxels<'_>, [usize; 3], &Geometry, bool) -> Result<()>;
 
 /// How a format is written.
@@ -389,7 +390,7 @@ fn write_volume(
             ),
         ));
     }
-    writer(path, data, shape, geometry, is_2d)
+    writer(path, data, shape, geometry, is_2d && shape[0] == 1)
 }
 
 /// Checks that a 2D image (z = 1) is being written to a 2D format.

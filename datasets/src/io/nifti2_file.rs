@@ -9,7 +9,7 @@
 //! or int16, as for NIfTI-1.
 
 use super::Decoded;
-use super::bounds::{checked_volume, slice_exact};
+use super::bounds::{checked_volume, require_header, slice_exact};
 use super::compress::{Compression, deflate};
 use super::nifti_geometry::{NiftiAffine, geometry_of, sform_of};
 use super::scalar::{Scalar, Voxels};
@@ -75,15 +75,7 @@ impl Header<'_> {
 }
 
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Header<'a>> {
-    if bytes.len() < NIFTI2_HEADER_LEN {
-        return Err(Error::invalid_file(
-            path,
-            format!(
-                "truncated: {} bytes, shorter than a NIfTI-2 header ({NIFTI2_HEADER_LEN})",
-                bytes.len()
-            ),
-        ));
-    }
+    require_header(path, bytes, NIFTI2_HEADER_LEN, "NIfTI-2")?;
     let big = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) != 540;
     if &bytes[4..12] != MAGIC {
         return Err(Error::invalid_file(
@@ -232,7 +224,6 @@ pub fn write(
     geometry: &Geometry,
     is_2d: bool,
 ) -> Result<()> {
-    let is_2d = is_2d && shape[0] == 1;
     let mut header = header_for(geometry, is_2d);
     let (datatype, bitpix): (i16, i16) = match data {
         Voxels::U8(_) => (2, 8),

@@ -432,7 +432,6 @@ pub(super) fn write(
     geometry: &Geometry,
     is_2d: bool,
 ) -> Result<()> {
-    let is_2d = is_2d && shape[0] == 1;
     let dim = if is_2d { 2 } else { 3 };
     let type_name = match data.scalar() {
         Scalar::U8 => "uint8",
@@ -450,19 +449,11 @@ pub(super) fn write(
         vec!["domain"; dim].join(" "),
     );
     let payload = deflate(&data.to_bytes(false), Compression::Gzip);
-    if super::file_ending(path) == Some(".nhdr") {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let data_name = format!("{}.raw.gz", &name[..name.len().saturating_sub(5)]);
-        header += &format!("data file: {data_name}\n");
-        nnunet_core::atomic::write_bytes(&path.with_file_name(&data_name), &payload)?;
-        nnunet_core::atomic::write_bytes(path, header.as_bytes())
-    } else {
-        header.push('\n');
-        let mut bytes = header.into_bytes();
-        bytes.extend(payload);
-        nnunet_core::atomic::write_bytes(path, &bytes)
+    let data_name = (super::file_ending(path) == Some(".nhdr"))
+        .then(|| text_header::detached_data_name(path, ".nhdr", ".raw.gz"));
+    match &data_name {
+        Some(name) => header += &format!("data file: {name}\n"),
+        None => header.push('\n'),
     }
+    text_header::write_header_and_data(path, header, &payload, data_name.as_deref())
 }

@@ -69,3 +69,37 @@ pub fn format_numbers(values: &[f64], separator: &str) -> String {
         .collect::<Vec<_>>()
         .join(separator)
 }
+
+/// The data file name of a detached header: `case.nhdr` → `case.raw.gz` (for `ending`
+/// `.nhdr` and `data_ending` `.raw.gz`).
+pub fn detached_data_name(header: &Path, ending: &str, data_ending: &str) -> String {
+    let name = header
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(
+        "{}{data_ending}",
+        &name[..name.len().saturating_sub(ending.len())]
+    )
+}
+
+/// Writes a text header and its data atomically: into one file, or (with `data_name`) the data
+/// into that file beside the header first, then the header.
+pub fn write_header_and_data(
+    path: &Path,
+    header: String,
+    data: &[u8],
+    data_name: Option<&str>,
+) -> Result<()> {
+    match data_name {
+        Some(name) => {
+            nnunet_core::atomic::write_bytes(&path.with_file_name(name), data)?;
+            nnunet_core::atomic::write_bytes(path, header.as_bytes())
+        }
+        None => {
+            let mut bytes = header.into_bytes();
+            bytes.extend(data);
+            nnunet_core::atomic::write_bytes(path, &bytes)
+        }
+    }
+}
