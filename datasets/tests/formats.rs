@@ -380,3 +380,28 @@ fn a_3d_tiff_without_sidecar_reads_with_unit_spacing() {
     assert_eq!(image.shape, [2, 3, 4]);
     assert_eq!(image.geometry, Geometry::default());
 }
+
+#[test]
+fn two_d_images_stay_two_d_in_every_volume_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = nnunet_core::Image {
+        shape: [1, 3, 4],
+        channels: vec![(0..12).map(|v| v as f32 * 1.5 - 4.0).collect()],
+        // nnU-Net's 2D spacing: z = 999 × max(in-plane)
+        geometry: Geometry {
+            spacing: [999.0 * 0.5, 0.5, 0.25],
+            origin: [3.0, -2.5, 0.0],
+            ..Geometry::default()
+        },
+        is_2d: true,
+    };
+    for ending in [".nrrd", ".nhdr", ".mha", ".mhd", ".gipl", ".gipl.gz"] {
+        let path = tmp.path().join(format!("flat{ending}"));
+        write_image(&path, &image).unwrap();
+        let back = read_image(&[&path]).unwrap();
+        assert!(back.is_2d, "{ending}");
+        assert_eq!(back.shape, image.shape, "{ending}");
+        assert_eq!(back.channels, image.channels, "{ending}");
+        assert_eq!(back.geometry, image.geometry, "{ending}");
+    }
+}
