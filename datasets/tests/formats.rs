@@ -405,3 +405,28 @@ fn two_d_images_stay_two_d_in_every_volume_format() {
         assert_eq!(back.geometry, image.geometry, "{ending}");
     }
 }
+
+#[test]
+fn copied_label_maps_take_their_data_files_and_sidecars_along() {
+    let tmp = tempfile::tempdir().unwrap();
+    let label = nnunet_core::LabelMap {
+        shape: [2, 3, 4],
+        data: (0..24).map(|v| (v % 3) as i16).collect(),
+        geometry: Geometry {
+            spacing: [2.0, 0.5, 0.25],
+            ..Geometry::default()
+        },
+        is_2d: false,
+    };
+    for ending in [".nhdr", ".mhd", ".tif", ".nrrd", ".nii.gz"] {
+        let from = tmp.path().join(format!("a/case{ending}"));
+        write_label(&from, &label).unwrap();
+        let to = tmp.path().join(format!("b/case{ending}"));
+        nnunet_datasets::io::copy_label(&from, &to).unwrap();
+        std::fs::remove_dir_all(tmp.path().join("a")).unwrap();
+        let back = read_label(&to).unwrap();
+        assert_eq!(back.data, label.data, "{ending}");
+        assert_eq!(back.geometry, label.geometry, "{ending}");
+        std::fs::remove_dir_all(tmp.path().join("b")).unwrap();
+    }
+}
