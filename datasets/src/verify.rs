@@ -674,6 +674,7 @@ pub fn verify_dataset(root: &Path) -> Result<Report> {
                     &labels_tr.join(&name),
                     "label map without images in imagesTr",
                 ),
+                None if crate::io::is_companion(&name, &ending) => {}
                 None => findings.warning(
                     &labels_tr.join(&name),
                     format!("not a \"{ending}\" file; ignored"),
@@ -746,7 +747,9 @@ fn check_folder_names(folder: &Path, ending: &str, training: bool, f: &mut Findi
                     );
                 }
             }
-            None if training => f.warning(&path, format!("not a \"{ending}\" file; ignored")),
+            None if training && !crate::io::is_companion(&name, ending) => {
+                f.warning(&path, format!("not a \"{ending}\" file; ignored"))
+            }
             None => {}
         }
     }

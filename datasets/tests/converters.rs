@@ -516,6 +516,86 @@ fn nifti_structure_masks_rebuild_the_label_map() {
 }
 
 #[test]
+fn nrrd_structure_folders_become_one_label_map() {
+    // image/, organ/ and tumor/ folders of NRRD files, 0/1 masks, an oblique geometry
+    let src = tempfile::tempdir().unwrap();
+    let (c, s) = (0.6, 0.8);
+    let geometry = nnunet_core::Geometry {
+        spacing: [2.5, 0.75, 0.5],
+        origin: [-12.5, 40.0, 3.25],
+        direction: [c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0],
+        ..Default::default()
+    };
+    let mut expected = Vec::new();
+    for index in 0..3u64 {
+        let (mut image, mut label) = phantom::phantom_case(Dim::Three, 7, index);
+        image.geometry = geometry.clone();
+        label.geometry = geometry.clone();
+        let case = format!("patient{index}");
+        write_image(&src.path().join(format!("image/{case}.nrrd")), &image).unwrap();
+        for (structure, keep) in [("organ", 1i16), ("tumor", 2)] {
+            let mut mask = label.clone();
+            for v in &mut mask.data {
+                *v = (*v >= keep) as i16;
+            }
+            write_label(&src.path().join(format!("{structure}/{case}.nrrd")), &mask).unwrap();
+        }
+        expected.push((case, image, label));
+    }
+    let raw = tempfile::tempdir().unwrap();
+    let out = convert::convert_masks(
+        src.path(),
+        &MasksOptions {
+            raw: raw.path().to_path_buf(),
+            id: 153,
+            name: "NrrdMasks".into(),
+            images: vec!["image/{case}.nrrd".into()],
+            structures: ["organ", "tumor"]
+                .map(|s| Structure {
+                    name: s.into(),
+                    pattern: format!("{s}/{{case}}.nrrd"),
+                })
+                .to_vec(),
+            channel_names: Some(vec!["CT".into()]),
+            threshold: None,
+            allow_missing: false,
+            existing: Existing::Refuse,
+        },
+    )
+    .unwrap();
+    for (case, image, label) in expected {
+        assert!(
+            label.present_labels().contains(&2),
+            "{case}: phantom has no tumour"
+        );
+        let got = read_label(&out.join(format!("labelsTr/{case}.nrrd"))).unwrap();
+        assert_eq!(got.data, label.data, "{case}: organ = 1, tumour = 2");
+        // the label map keeps the masks' geometry exactly (their NRRD space lines); NRRD stores
+        // direction × spacing, so an oblique in-memory geometry reads back to within an ulp
+        let mask = read_label(&src.path().join(format!("organ/{case}.nrrd"))).unwrap();
+        assert_eq!(got.geometry, mask.geometry);
+        for (a, b) in got.geometry.direction.iter().zip(geometry.direction) {
+            assert!((a - b).abs() < 1e-15, "{case}: direction {a} vs {b}");
+        }
+        let copied = read_image(&[out.join(format!("imagesTr/{case}_0000.nrrd"))]).unwrap();
+        assert_eq!(copied.channels, image.channels);
+        assert_eq!(copied.geometry, got.geometry);
+    }
+    let descriptor = json(&out.join("dataset.json"));
+    assert_eq!(descriptor["file_ending"], ".nrrd");
+    assert_eq!(
+        descriptor["labels"],
+        serde_json::json!({"background": 0, "organ": 1, "tumor": 2})
+    );
+    assert_verifies(&out);
+    // the fingerprint reads the NRRD dataset like any other
+    let dataset = nnunet_datasets::raw::RawDataset::open(&out).unwrap();
+    let fingerprint =
+        nnunet_datasets::fingerprint::extract_fingerprint(&dataset, Some(1), false).unwrap();
+    assert_eq!(fingerprint.spacings, vec![vec![2.5, 0.75, 0.5]; 3]);
+}
+
+#[test]
 fn labelme_polygons_become_label_pngs() {
     use base64::Engine;
     let src = tempfile::tempdir().unwrap();

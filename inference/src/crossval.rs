@@ -55,9 +55,8 @@ pub fn accumulate_cv_results(
                     format!("case {name} is predicted by more than one fold"),
                 ));
             }
-            let from = validation.join(&name);
-            let bytes = std::fs::read(&from).map_err(|e| Error::io(&from, e))?;
-            atomic::write_bytes(&merged.join(&name), &bytes)?;
+            // with its data file or sidecar, for formats that have one
+            nnunet_datasets::io::copy_label(&validation.join(&name), &merged.join(&name))?;
             names.push(name);
         }
     }

@@ -14,9 +14,14 @@ pub enum ConvertCommand {
     /// An nnU-Net v1 task folder (TaskNNN_Name).
     V1(TaskArgs),
     /// Images plus one binary mask per structure (0/1, 0/255, 1-bit), from a folder or a zip.
+    /// Volumes (NIfTI, NRRD, MetaImage, GIPL) keep their format; pictures become PNG.
     ///
     /// Example (CHASE_DB1): nnunet convert masks CHASEDB1.zip --id 101 --name CHASEDB1
     /// --images '{case}.jpg' --structure 'vessel={case}_1stHO.png'
+    ///
+    /// Example (NRRD folders): nnunet convert masks SRC --id 500 --name Liver
+    /// --images 'image/{case}.nrrd' --structure 'organ=organ/{case}.nrrd'
+    /// --structure 'tumor=tumor/{case}.nrrd'
     Masks(MasksArgs),
     /// LabelMe JSON files (polygons, rectangles, circles) and their pictures.
     Labelme(LabelmeArgs),
@@ -92,7 +97,7 @@ pub struct MasksArgs {
     /// NAME=PATTERN for each structure, in label order (value 1, 2, …; later overwrite earlier).
     #[arg(long = "structure", required = true)]
     structures: Vec<String>,
-    /// Channel names, comma-separated (default: R,G,B or grey for pictures, image0… for NIfTI).
+    /// Channel names, comma-separated (default: R,G,B or grey for pictures, image0… for volumes).
     #[arg(long, value_delimiter = ',')]
     channel_names: Option<Vec<String>>,
     /// Foreground where a mask value >= this (for masks that are not exactly two-valued).

@@ -9,8 +9,10 @@
 //!   structures overwrite earlier ones. A single structure turns 0/255 masks into 0/1 labels.
 //! * A case with no mask at all goes to `imagesTs`; a case with some masks missing is an error
 //!   unless missing masks may count as empty.
-//! * Images: NIfTI files are copied unchanged (one pattern per channel); pictures (JPEG, PNG,
-//!   BMP, TIF) are decoded and written as PNG ([`super::photo`]).
+//! * Images: volumes (NIfTI, NRRD, MetaImage, GIPL) keep their format (one pattern per
+//!   channel): single files are copied unchanged, detached headers (`.nhdr`, `.mhd`) are
+//!   rewritten as `.nrrd` / `.mha`; pictures (JPEG, PNG, BMP, TIF) are decoded and written as PNG
+//!   ([`super::photo`]). Label maps are written in the images' format.
 
 use super::photo::{decode_picture, default_channel_names, picture_to_png};
 use super::source::{Pattern, Source};
@@ -36,7 +38,7 @@ pub struct MasksOptions {
     pub images: Vec<String>,
     /// Structures in label order (value 1, 2, …).
     pub structures: Vec<Structure>,
-    /// Channel names; `None` picks R/G/B or `grey` for pictures, `image` for NIfTI.
+    /// Channel names; `None` picks R/G/B or `grey` for pictures, `image0`, … for volumes.
     pub channel_names: Option<Vec<String>>,
     /// Foreground threshold for non-binary masks.
     pub threshold: Option<f32>,
@@ -48,19 +50,23 @@ pub struct MasksOptions {
 /// How a case's files are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// `.nii.gz` or `.nii`, copied.
-    Nifti(&'static str),
+    /// A volume format, written with this ending (copied when the source has it too).
+    Volume(&'static str),
     /// Decoded and written as PNG.
     Picture,
 }
 
 fn kind_of(name: &str) -> Result<Kind> {
     match crate::io::file_ending(Path::new(name)) {
-        Some(e @ (".nii.gz" | ".nii")) => Ok(Kind::Nifti(e)),
+        Some(".nhdr") => Ok(Kind::Volume(".nrrd")),
+        Some(".mhd") => Ok(Kind::Volume(".mha")),
+        Some(e @ (".nii.gz" | ".nii" | ".nrrd" | ".mha" | ".gipl.gz" | ".gipl")) => {
+            Ok(Kind::Volume(e))
+        }
         _ if super::photo::is_picture_name(name) => Ok(Kind::Picture),
         _ => Err(Error::invalid_file(
             name,
-            "unsupported image type (NIfTI, JPEG, PNG, BMP or TIF)",
+            "unsupported image type (NIfTI, NRRD, MetaImage, GIPL, JPEG, PNG, BMP or TIF)",
         )),
     }
 }
@@ -118,7 +124,8 @@ pub fn convert_masks(source: &Path, options: &MasksOptions) -> Result<PathBuf> {
             match kind_of(f) {
                 Ok(k) if kind.is_none_or(|first| first == k) => kind = Some(k),
                 Ok(_) => problems.push(format!(
-                    "{f}: mixes file types; all images must be NIfTI, or all pictures"
+                    "{f}: mixes file types; all images must have one volume format, or all be \
+                     pictures"
                 )),
                 Err(e) => problems.push(e.to_string()),
             }
@@ -155,7 +162,7 @@ pub fn convert_masks(source: &Path, options: &MasksOptions) -> Result<PathBuf> {
         ));
     }
     let ending = match kind {
-        Kind::Nifti(e) => e,
+        Kind::Volume(e) => e,
         Kind::Picture => ".png",
     };
 
@@ -167,8 +174,14 @@ pub fn convert_masks(source: &Path, options: &MasksOptions) -> Result<PathBuf> {
         for file in files {
             let to = out.join(format!("{case}_{channels:04}{ending}"));
             match kind {
-                Kind::Nifti(_) => {
+                Kind::Volume(e) if crate::io::file_ending(Path::new(file)) == Some(e) => {
                     copy_file(&src.path(file), &to)?;
+                    channels += 1;
+                }
+                Kind::Volume(_) => {
+                    // a detached header: rewrite it as one file
+                    let image = crate::io::read_image(&[src.path(file)])?;
+                    crate::io::write_image(&to, &image)?;
                     channels += 1;
                 }
                 Kind::Picture => {

@@ -1,36 +1,61 @@
-//! Image IO: one reader/writer interface for NIfTI-1 (`.nii`, `.nii.gz`), PNG, BMP and TIF,
-//! chosen by file ending, giving [`Image`]s and [`LabelMap`]s in nnU-Net's axis order `(z, y, x)`.
+//! Image IO: one reader/writer interface for the formats nnU-Net reads, chosen by file ending
+//! from one table ([`FORMATS`]), giving [`Image`]s and [`LabelMap`]s in nnU-Net's axis order
+//! `(z, y, x)` with spacing, origin and direction as SimpleITK reports them (LPS world).
 //!
-//! * **NIfTI** ([`nifti_file`]): any common datatype (u8/i8/i16/u16/i32/u32/i64/u64/f32/f64),
-//!   `scl_slope`/`scl_inter` applied. Spacing, origin and direction are reported as SimpleITK
-//!   reports them (LPS world, qform preferred over sform), spacing reversed to `(z, y, x)`. The
-//!   348-byte header is kept in [`Geometry::source_header`] and reused when writing, so a read →
-//!   write → read round trip is exact in data and geometry. Images are written as float32,
-//!   label maps as uint8 when every value fits, else int16. A 2D NIfTI (`dim[0] = 2`) reads as
-//!   `is_2d` with z spacing `999 × max(in-plane spacing)`, like nnU-Net's `SimpleITKIO`.
+//! * **NIfTI** ([`nifti_file`], NIfTI-2 in [`nifti2_file`]): `.nii`, `.nii.gz`; any common
+//!   datatype, `scl_slope`/`scl_inter` applied; qform preferred over sform. The header is kept
+//!   in [`Geometry::source_header`] and reused when writing, so a read → write → read round trip
+//!   is exact in data and geometry (a NIfTI-2 file is written back as NIfTI-2). A 2D NIfTI
+//!   (`dim[0] = 2`) reads as `is_2d` with z spacing `999 × max(in-plane spacing)`, like nnU-Net's
+//!   `SimpleITKIO`.
+//! * **NRRD** ([`nrrd_file`]): `.nrrd`, detached `.nhdr`; raw, gzip and ASCII encodings.
+//! * **MetaImage** ([`metaimage_file`]): `.mha`, `.mhd` (+ data file), compressed or not.
+//! * **GIPL** ([`gipl_file`]): `.gipl`, `.gipl.gz`; origin but no direction.
+//! * **3D TIFF** ([`tiff3d_file`]): multi-page `.tif`/`.tiff` with nnU-Net's `.json` spacing
+//!   sidecar (`Tiff3DIO`); single-page TIFF stays a 2D picture.
 //! * **PNG** ([`png_file`], the `png` crate): grey 1–16 bit, grey+alpha, RGB, RGBA; every sample of
 //!   a pixel is a channel (an RGB PNG gives 3 channels from one file). Palette PNGs are read as
 //!   palette *indices* (label maps drawn with a palette). Bit depths below 8 give the raw sample
 //!   values (a 1-bit mask reads 0/1). Written: grey u8 (u16 when a value exceeds 255) or RGB.
-//! * **BMP, TIF/TIFF** ([`raster_file`], the `image` crate): 2D only, grey or colour.
+//! * **BMP, 2D TIF/TIFF** ([`raster_file`], the `image` crate): grey or colour.
 //! * 2D images follow nnU-Net's `NaturalImage2DIO`: `z = 1`, spacing `(999, 1, 1)`, origin 0,
 //!   identity direction.
+//! * Volumes are written as float32 images and uint8 (int16 when a value does not fit) label
+//!   maps, compressed where the format allows.
 //! * Lossy formats (`.jpg`, `.jpeg`) are refused: compression artefacts change label values and
 //!   intensities, so nnU-Net refuses them too. Convert them first (`nnunet convert`).
 //!
-//! Every error names the file.
+//! Every error names the file. The hand-written readers check a header's voxel count against
+//! [`limits::max_voxels`] before allocating ([`bounds`]) and inflate no more than the header
+//! promises ([`compress`]).
 
+mod bounds;
+mod compress;
+mod gipl_file;
+pub mod limits;
+mod metaimage_file;
+mod nifti2_file;
 mod nifti_file;
+mod nifti_geometry;
+mod nrrd_file;
 mod png_file;
 mod raster_file;
+mod scalar;
+mod text_header;
+mod tiff3d_file;
 
-use nnunet_core::{Error, Image, LabelMap, Result};
+use nnunet_core::{Error, Geometry, Image, LabelMap, Result};
+use scalar::Voxels;
 use std::path::Path;
 
 pub use nifti_file::{NIFTI_HEADER_LEN, read_nifti_header_geometry};
+pub use tiff3d_file::sidecar_path as tiff_sidecar_path;
 
-/// File endings we read and write, longest first so that `.nii.gz` wins over `.gz`.
-pub const SUPPORTED_ENDINGS: [&str; 6] = [".nii.gz", ".nii", ".png", ".bmp", ".tiff", ".tif"];
+/// File endings we read and write, longest first so that `.nii.gz` wins over `.nii`.
+pub const SUPPORTED_ENDINGS: [&str; 12] = [
+    ".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".gipl.gz", ".gipl", ".png", ".bmp",
+    ".tiff", ".tif",
+];
 
 /// Lossy endings we refuse to read as images or labels.
 const LOSSY_ENDINGS: [&str; 2] = [".jpg", ".jpeg"];
@@ -43,15 +68,102 @@ pub fn file_ending(path: &Path) -> Option<&'static str> {
         .find(|ending| name.ends_with(ending))
 }
 
-/// The format behind an ending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Nifti,
+/// Reads one file's pixels.
+type Reader = fn(&Path) -> Result<Decoded>;
+/// Writes one channel with its geometry: `(path, voxels, shape (z, y, x), geometry, is_2d)`;
+/// `is_2d` only with one slice, and the voxels fill the shape ([`write_volume`] checks both).
+type VolumeWriter = fn(&Path, Voxels<'_>, [usize; 3], &Geometry, bool) -> Result<()>;
+
+/// How a format is written.
+#[derive(Clone, Copy)]
+enum Writer {
+    /// One channel per file, with geometry.
+    Volume(VolumeWriter),
+    /// 2D PNG pictures.
     Png,
+    /// 2D pictures through the `image` crate.
     Raster,
+    /// A 2D picture when the image is 2D, else a 3D TIFF volume.
+    Tiff,
 }
 
-fn format_of(path: &Path) -> Result<Format> {
+/// One supported format: its endings, reader and writer.
+struct Format {
+    endings: &'static [&'static str],
+    read: Reader,
+    write: Writer,
+}
+
+/// Every built-in format; dispatch is by file ending alone.
+const FORMATS: [Format; 7] = [
+    Format {
+        endings: &[".nii.gz", ".nii"],
+        read: nifti_file::read,
+        write: Writer::Volume(nifti_file::write),
+    },
+    Format {
+        endings: &[".nrrd", ".nhdr"],
+        read: nrrd_file::read,
+        write: Writer::Volume(nrrd_file::write),
+    },
+    Format {
+        endings: &[".mha", ".mhd"],
+        read: metaimage_file::read,
+        write: Writer::Volume(metaimage_file::write),
+    },
+    Format {
+        endings: &[".gipl.gz", ".gipl"],
+        read: gipl_file::read,
+        write: Writer::Volume(gipl_file::write),
+    },
+    Format {
+        endings: &[".png"],
+        read: png_file::read,
+        write: Writer::Png,
+    },
+    Format {
+        endings: &[".bmp"],
+        read: raster_file::read,
+        write: Writer::Raster,
+    },
+    Format {
+        endings: &[".tiff", ".tif"],
+        read: tiff3d_file::read,
+        write: Writer::Tiff,
+    },
+];
+
+/// Files that belong to a file of an ending without sharing it: detached data files (as we and
+/// SimpleITK name them, `<stem>.raw.gz`, `<stem>.zraw`, …) and 3D TIFF spacing sidecars.
+const COMPANIONS: [(&str, &[&str]); 4] = [
+    (".nhdr", &[".raw.gz", ".raw"]),
+    (".mhd", &[".zraw", ".raw"]),
+    (".tif", &[".json"]),
+    (".tiff", &[".json"]),
+];
+
+/// Whether a file named `name` is a companion (data file, sidecar) of the files of a dataset
+/// whose `file_ending` is `ending`, so that folder checks do not count it as a stray file.
+pub fn is_companion(name: &str, ending: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    COMPANIONS.iter().any(|(e, companions)| {
+        e.eq_ignore_ascii_case(ending) && companions.iter().any(|c| name.ends_with(c))
+    })
+}
+
+/// Copies a label map file to `to` (same ending) atomically: byte for byte when the format is
+/// one self-contained file, else read and written again, so that its detached data file or
+/// sidecar is written beside `to`.
+pub fn copy_label(from: &Path, to: &Path) -> Result<()> {
+    let ending = file_ending(from);
+    if ending.is_some_and(|e| COMPANIONS.iter().any(|(c, _)| *c == e)) {
+        return write_label(to, &read_label(from)?);
+    }
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    nnunet_core::atomic::write_bytes(to, &bytes)
+}
+
+fn format_of(path: &Path) -> Result<&'static Format> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -63,18 +175,17 @@ fn format_of(path: &Path) -> Result<Format> {
              nnU-Net does not accept it; convert it to PNG first (nnunet convert)",
         ));
     }
-    match file_ending(path) {
-        Some(".nii.gz" | ".nii") => Ok(Format::Nifti),
-        Some(".png") => Ok(Format::Png),
-        Some(_) => Ok(Format::Raster),
-        None => Err(Error::invalid_file(
-            path,
-            format!(
-                "unsupported file type (supported endings: {})",
-                SUPPORTED_ENDINGS.join(", ")
-            ),
-        )),
-    }
+    file_ending(path)
+        .and_then(|ending| FORMATS.iter().find(|f| f.endings.contains(&ending)))
+        .ok_or_else(|| {
+            Error::invalid_file(
+                path,
+                format!(
+                    "unsupported file type (supported endings: {})",
+                    SUPPORTED_ENDINGS.join(", ")
+                ),
+            )
+        })
 }
 
 /// Pixels of one file: its channels (C-order `(z, y, x)` each), shape and geometry.
@@ -86,11 +197,7 @@ pub(crate) struct Decoded {
 }
 
 fn decode(path: &Path) -> Result<Decoded> {
-    match format_of(path)? {
-        Format::Nifti => nifti_file::read(path),
-        Format::Png => png_file::read(path),
-        Format::Raster => raster_file::read(path),
-    }
+    (format_of(path)?.read)(path)
 }
 
 /// Reads one image from one file per channel (an RGB PNG gives three channels from one file),
@@ -187,76 +294,103 @@ pub fn read_label(path: &Path) -> Result<LabelMap> {
     })
 }
 
-/// Writes an image atomically, in the format of `path`'s ending. NIfTI: float32, with the
-/// source header when the geometry carries one, else a header built from the geometry.
-/// PNG/BMP/TIF: 2D only, grey (one channel) or RGB (three channels), whole values 0–255
-/// (PNG grey also 0–65535).
+/// Writes an image atomically, in the format of `path`'s ending. Volumes: one channel,
+/// float32, with the source header when the geometry carries one of the same format.
+/// PNG/BMP/2D TIF: grey (one channel) or RGB (three channels), whole values 0–255 (PNG grey
+/// also 0–65535).
 pub fn write_image(path: &Path, image: &Image) -> Result<()> {
-    match format_of(path)? {
-        Format::Nifti => {
-            if image.channels.len() != 1 {
-                return Err(Error::invalid_file(
-                    path,
-                    format!(
-                        "NIfTI holds one channel per file, the image has {}; write one file per channel",
-                        image.channels.len()
-                    ),
-                ));
-            }
-            nifti_file::write(
+    let volume = |writer: VolumeWriter| {
+        if image.channels.len() != 1 {
+            return Err(Error::invalid_file(
                 path,
-                nifti_file::Voxels::F32(&image.channels[0]),
-                image.shape,
-                &image.geometry,
-                image.is_2d,
-            )
+                format!(
+                    "this format holds one channel per file, the image has {}; write one file per channel",
+                    image.channels.len()
+                ),
+            ));
         }
-        Format::Png => png_file::write_image(path, image),
-        Format::Raster => raster_file::write_image(path, image),
+        write_volume(
+            path,
+            writer,
+            Voxels::F32(&image.channels[0]),
+            image.shape,
+            &image.geometry,
+            image.is_2d,
+        )
+    };
+    match format_of(path)?.write {
+        Writer::Volume(writer) => volume(writer),
+        Writer::Tiff if !image.is_2d => volume(tiff3d_file::write),
+        Writer::Png => png_file::write_image(path, image),
+        Writer::Raster | Writer::Tiff => raster_file::write_image(path, image),
     }
 }
 
-/// Writes a label map atomically. NIfTI: uint8 when all values fit, else int16, with the
+/// Writes a label map atomically. Volumes: uint8 when all values fit, else int16, with the
 /// source header when there is one. PNG: uint8 when the maximum is below 255, else uint16
-/// (nnU-Net's rule). BMP/TIF: uint8.
+/// (nnU-Net's rule). BMP/2D TIF: uint8 (16-bit TIF above 255).
 pub fn write_label(path: &Path, label: &LabelMap) -> Result<()> {
     let min = label.data.iter().copied().min().unwrap_or(0);
     let max = label.data.iter().copied().max().unwrap_or(0);
-    match format_of(path)? {
-        Format::Nifti => {
-            if min >= 0 && max <= u8::MAX as i16 {
-                let data: Vec<u8> = label.data.iter().map(|&v| v as u8).collect();
-                nifti_file::write(
-                    path,
-                    nifti_file::Voxels::U8(&data),
-                    label.shape,
-                    &label.geometry,
-                    label.is_2d,
-                )
-            } else {
-                nifti_file::write(
-                    path,
-                    nifti_file::Voxels::I16(&label.data),
-                    label.shape,
-                    &label.geometry,
-                    label.is_2d,
-                )
-            }
+    let volume = |writer: VolumeWriter| {
+        if min >= 0 && max <= u8::MAX as i16 {
+            let data: Vec<u8> = label.data.iter().map(|&v| v as u8).collect();
+            write_volume(
+                path,
+                writer,
+                Voxels::U8(&data),
+                label.shape,
+                &label.geometry,
+                label.is_2d,
+            )
+        } else {
+            write_volume(
+                path,
+                writer,
+                Voxels::I16(&label.data),
+                label.shape,
+                &label.geometry,
+                label.is_2d,
+            )
         }
-        format => {
-            if min < 0 {
-                return Err(Error::invalid_file(
-                    path,
-                    format!("label value {min} cannot be stored in an image file; use NIfTI"),
-                ));
-            }
-            if format == Format::Png {
-                png_file::write_label(path, label, max)
-            } else {
-                raster_file::write_label(path, label, max)
-            }
-        }
+    };
+    let picture = match format_of(path)?.write {
+        Writer::Volume(writer) => return volume(writer),
+        Writer::Tiff if !label.is_2d => return volume(tiff3d_file::write),
+        picture => picture,
+    };
+    if min < 0 {
+        return Err(Error::invalid_file(
+            path,
+            format!("label value {min} cannot be stored in an image file; use NIfTI"),
+        ));
     }
+    match picture {
+        Writer::Png => png_file::write_label(path, label, max),
+        _ => raster_file::write_label(path, label, max),
+    }
+}
+
+/// Checks that the voxels fill `shape`, then writes them.
+fn write_volume(
+    path: &Path,
+    writer: VolumeWriter,
+    data: Voxels<'_>,
+    shape: [usize; 3],
+    geometry: &Geometry,
+    is_2d: bool,
+) -> Result<()> {
+    let expected = shape.iter().product::<usize>();
+    if data.len() != expected {
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "{} voxels do not fill the shape {shape:?} ({expected})",
+                data.len()
+            ),
+        ));
+    }
+    writer(path, data, shape, geometry, is_2d && shape[0] == 1)
 }
 
 /// Checks that a 2D image (z = 1) is being written to a 2D format.

@@ -1,4 +1,5 @@
-//! NIfTI-1 single files (`.nii`, `.nii.gz`): header parsing and writing through the `nifti`
+//! NIfTI-1 single files (`.nii`, `.nii.gz`; NIfTI-2 files with these endings are handed to
+//! [`super::nifti2_file`]): header parsing and writing through the `nifti`
 //! crate; voxel decoding here (the crate's typed readers neither apply `scl_slope` to every type
 //! nor report a truncated volume with the byte counts).
 //!
@@ -8,7 +9,9 @@
 //! travels in [`Geometry::source_header`] and is reused on writing as long as the geometry still
 //! matches it, so that a round trip keeps every header field (descrip, units, qform and sform).
 
-use super::{Decoded, write_via_temp};
+use super::nifti_geometry::{self, NiftiAffine};
+pub(super) use super::scalar::Voxels;
+use super::{Decoded, nifti2_file, write_via_temp};
 use flate2::read::MultiGzDecoder;
 use ndarray::{ArrayView, IxDyn};
 use nifti::writer::WriterOptions;
@@ -52,7 +55,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<NiftiHeader> {
     if &header.magic != b"n+1\0" {
         return Err(Error::invalid_file(
             path,
-            "not a single-file NIfTI-1 (.hdr/.img pairs and NIfTI-2 are not supported)",
+            "not a single-file NIfTI-1 (.hdr/.img pairs are not supported)",
         ));
     }
     Ok(header)
@@ -90,108 +93,44 @@ fn shape_of(path: &Path, header: &NiftiHeader) -> Result<([usize; 3], bool)> {
     Ok(([d(3), d(2), d(1)], ndim == 2))
 }
 
-/// 3×3 matrix times vector helpers for the affine (row-major).
-fn quaternion_rotation(b: f64, c: f64, d: f64) -> [f64; 9] {
-    let mut a = 1.0 - (b * b + c * c + d * d);
-    let (mut b, mut c, mut d) = (b, c, d);
-    if a < 1e-7 {
-        // nifti_quatern_to_mat44: a 180° rotation, renormalise (b, c, d)
-        let norm = (b * b + c * c + d * d).sqrt();
-        b /= norm;
-        c /= norm;
-        d /= norm;
-        a = 0.0;
-    } else {
-        a = a.sqrt();
+/// The geometry fields of a NIfTI-1 header.
+fn affine_of(header: &NiftiHeader) -> NiftiAffine {
+    let f = |v: f32| v as f64;
+    NiftiAffine {
+        pixdim: [
+            f(header.pixdim[0]),
+            f(header.pixdim[1]),
+            f(header.pixdim[2]),
+            f(header.pixdim[3]),
+        ],
+        qform_code: header.qform_code as i32,
+        sform_code: header.sform_code as i32,
+        quatern: [
+            f(header.quatern_b),
+            f(header.quatern_c),
+            f(header.quatern_d),
+        ],
+        qoffset: [
+            f(header.quatern_x),
+            f(header.quatern_y),
+            f(header.quatern_z),
+        ],
+        srow: [header.srow_x, header.srow_y, header.srow_z].map(|r| r.map(f)),
     }
-    [
-        a * a + b * b - c * c - d * d,
-        2.0 * (b * c - a * d),
-        2.0 * (b * d + a * c),
-        2.0 * (b * c + a * d),
-        a * a + c * c - b * b - d * d,
-        2.0 * (c * d - a * b),
-        2.0 * (b * d - a * c),
-        2.0 * (c * d + a * b),
-        a * a + d * d - c * c - b * b,
-    ]
 }
 
 /// Spacing, origin and direction as SimpleITK reports them.
 fn geometry_of(header: &NiftiHeader, is_2d: bool) -> Geometry {
-    let px = header.pixdim;
-    let sx = (px[1] as f64).abs();
-    let sy = (px[2] as f64).abs();
-    let sz = (px[3] as f64).abs();
-    let spacing = if is_2d {
-        [999.0 * sx.max(sy), sy, sx]
-    } else {
-        [sz, sy, sx]
-    };
-    // direction (RAS) and origin (RAS)
-    let (mut direction, mut origin) = if header.qform_code > 0 {
-        let mut r = quaternion_rotation(
-            header.quatern_b as f64,
-            header.quatern_c as f64,
-            header.quatern_d as f64,
-        );
-        let qfac = if px[0] < 0.0 { -1.0 } else { 1.0 };
-        for row in 0..3 {
-            r[row * 3 + 2] *= qfac;
-        }
-        (
-            r,
-            [
-                header.quatern_x as f64,
-                header.quatern_y as f64,
-                header.quatern_z as f64,
-            ],
-        )
-    } else if header.sform_code > 0 {
-        let rows = [header.srow_x, header.srow_y, header.srow_z];
-        let mut r = [0.0; 9];
-        for col in 0..3 {
-            let norm = (0..3)
-                .map(|row| (rows[row][col] as f64).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            for row in 0..3 {
-                r[row * 3 + col] = if norm > 0.0 {
-                    rows[row][col] as f64 / norm
-                } else {
-                    (row == col) as u8 as f64
-                };
-            }
-        }
-        (r, [rows[0][3] as f64, rows[1][3] as f64, rows[2][3] as f64])
-    } else {
-        (
-            [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-            [0.0, 0.0, 0.0],
-        )
-    };
-    // RAS → LPS
-    for v in &mut direction[..6] {
-        *v = -*v;
-    }
-    origin[0] = -origin[0];
-    origin[1] = -origin[1];
-    // -0.0 → 0.0 so that geometries compare and print cleanly
-    for v in direction.iter_mut().chain(origin.iter_mut()) {
-        *v += 0.0;
-    }
-    Geometry {
-        spacing,
-        origin,
-        direction,
-        source_header: None,
-    }
+    nifti_geometry::geometry_of(&affine_of(header), is_2d)
 }
 
 /// The geometry a NIfTI header describes, and whether it is 2D. For callers that only need
 /// the header (verify compares geometries without decoding voxels).
 pub fn read_nifti_header_geometry(path: &Path) -> Result<(Geometry, [usize; 3], bool)> {
     let bytes = read_bytes(path)?;
+    if nifti2_file::is_nifti2(&bytes) {
+        return nifti2_file::header_geometry(path, &bytes);
+    }
     let header = parse_header(path, &bytes)?;
     let (shape, is_2d) = shape_of(path, &header)?;
     Ok((geometry_of(&header, is_2d), shape, is_2d))
@@ -217,6 +156,9 @@ macro_rules! decode_as {
 /// Reads a NIfTI file into one channel of `f64` voxels in `(z, y, x)` C-order.
 pub(super) fn read(path: &Path) -> Result<Decoded> {
     let bytes = read_bytes(path)?;
+    if nifti2_file::is_nifti2(&bytes) {
+        return nifti2_file::decode(path, &bytes);
+    }
     let header = parse_header(path, &bytes)?;
     let (shape, is_2d) = shape_of(path, &header)?;
     let datatype = header
@@ -284,18 +226,8 @@ fn header_for(geometry: &Geometry, is_2d: bool) -> NiftiHeader {
     {
         return header;
     }
-    let [_, sy, sx] = geometry.spacing;
-    let sz = if is_2d { 1.0 } else { geometry.spacing[0] };
-    let spacing = [sx, sy, sz];
-    // LPS → RAS: negate world rows x and y.
-    let sign = [-1.0, -1.0, 1.0];
-    let mut srow = [[0f32; 4]; 3];
-    for (row, out) in srow.iter_mut().enumerate() {
-        for col in 0..3 {
-            out[col] = (sign[row] * geometry.direction[row * 3 + col] * spacing[col]) as f32;
-        }
-        out[3] = (sign[row] * geometry.origin[row]) as f32;
-    }
+    let (rows, [sx, sy, sz]) = nifti_geometry::sform_of(geometry, is_2d);
+    let srow = rows.map(|r| r.map(|v| v as f32));
     let mut pixdim = [1f32; 8];
     pixdim[1] = sx as f32;
     pixdim[2] = sy as f32;
@@ -313,13 +245,6 @@ fn header_for(geometry: &Geometry, is_2d: bool) -> NiftiHeader {
     }
 }
 
-/// Voxels ready to write, in one of the datatypes we write.
-pub(super) enum Voxels<'a> {
-    U8(&'a [u8]),
-    I16(&'a [i16]),
-    F32(&'a [f32]),
-}
-
 /// Writes one channel atomically; `shape` is `(z, y, x)`, `data` C-order.
 pub(super) fn write(
     path: &Path,
@@ -328,6 +253,9 @@ pub(super) fn write(
     geometry: &Geometry,
     is_2d: bool,
 ) -> Result<()> {
+    if nifti2_file::has_nifti2_header(geometry) {
+        return nifti2_file::write(path, data, shape, geometry, is_2d);
+    }
     let is_2d = is_2d && shape[0] == 1;
     let dims: Vec<usize> = if is_2d {
         vec![shape[1], shape[2]]

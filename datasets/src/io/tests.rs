@@ -30,11 +30,33 @@ fn endings_and_jpeg_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("photo.jpg") && err.contains("lossy"), "{err}");
-    let err = read_label(Path::new("x/seg.mha")).unwrap_err().to_string();
+    let err = read_label(Path::new("x/seg.dcm")).unwrap_err().to_string();
     assert!(
-        err.contains("seg.mha") && err.contains("unsupported"),
+        err.contains("seg.dcm") && err.contains("unsupported"),
         "{err}"
     );
+    for (name, ending) in [
+        ("a.nrrd", ".nrrd"),
+        ("a.NHDR", ".nhdr"),
+        ("a_0000.mha", ".mha"),
+        ("a.mhd", ".mhd"),
+        ("a.gipl.gz", ".gipl.gz"),
+        ("a.gipl", ".gipl"),
+    ] {
+        assert_eq!(file_ending(Path::new(name)), Some(ending));
+    }
+    // every ending of the format table is a supported ending, and the other way round
+    let table: Vec<&str> = FORMATS
+        .iter()
+        .flat_map(|f| f.endings.iter().copied())
+        .collect();
+    let mut sorted = table.clone();
+    sorted.sort();
+    let mut supported = SUPPORTED_ENDINGS.to_vec();
+    supported.sort();
+    assert_eq!(sorted, supported);
+    assert!(is_companion("case.raw.gz", ".nhdr") && is_companion("case.json", ".tif"));
+    assert!(!is_companion("case.raw.gz", ".nrrd") && !is_companion("notes.txt", ".mhd"));
 }
 
 #[test]
