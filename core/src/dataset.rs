@@ -38,6 +38,21 @@ pub struct DatasetDescriptor {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The first two labels of a `labels` map that share one single (non-region) value, with it.
+pub fn duplicate_label_value(
+    labels: &serde_json::Map<String, serde_json::Value>,
+) -> Option<(String, String, i64)> {
+    let mut seen: std::collections::BTreeMap<i64, &String> = Default::default();
+    for (name, value) in labels {
+        if let Some(v) = value.as_i64()
+            && let Some(first) = seen.insert(v, name)
+        {
+            return Some((first.clone(), name.clone(), v));
+        }
+    }
+    None
+}
+
 impl DatasetDescriptor {
     /// Number of input channels.
     pub fn num_channels(&self) -> usize {
@@ -55,8 +70,15 @@ impl DatasetDescriptor {
         v.into_iter().map(|(_, n)| n.clone()).collect()
     }
 
-    /// The labels parsed, in the order written.
+    /// The labels parsed, in the order written. Two labels with the same single value are an
+    /// error naming both.
     pub fn label_values(&self) -> Result<Vec<(String, LabelValue)>> {
+        if let Some((a, b, v)) = duplicate_label_value(&self.labels) {
+            return Err(crate::Error::Invalid(format!(
+                "dataset.json: labels {a:?} and {b:?} both have value {v}; each label needs its \
+                 own value"
+            )));
+        }
         self.labels
             .iter()
             .map(|(name, value)| {

@@ -240,6 +240,13 @@ fn check_labels(
     };
     let mut all = BTreeSet::new();
     let mut ok = true;
+    if let Some((a, b, v)) = nnunet_core::dataset::duplicate_label_value(map) {
+        findings.error(
+            json_path,
+            format!("labels \"{a}\" and \"{b}\" both have value {v}; each label needs its own value"),
+        );
+        ok = false;
+    }
     for (name, value) in map {
         let values: Vec<i64> = match value {
             serde_json::Value::Number(n) if n.as_i64().is_some() => vec![n.as_i64().unwrap_or(0)],
