@@ -22,7 +22,10 @@ fn fails_with_env(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Str
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!out.status.success(), "nnunet {args:?} succeeded:\n{text}");
-    assert!(!text.contains("panicked"), "nnunet {args:?} panicked:\n{text}");
+    assert!(
+        !text.contains("panicked"),
+        "nnunet {args:?} panicked:\n{text}"
+    );
     text
 }
 
@@ -105,7 +108,8 @@ fn step_sizes_outside_0_1_are_refused_before_any_work() {
                  iterations_per_epoch = 1\nvalidation_iterations = 1\nstep_size = {step}\n\
                  [[networks]]\nlabel = \"plain\"\n"
             ),
-        );
+        )
+        .unwrap();
         let text = fails(&sandbox, &["compare", toml.to_str().unwrap()]);
         assert_mentions(&text, &["cmp.toml", "step size"]);
         assert!(!sandbox.path().join("res/Dataset901_Phantom2D").exists());
@@ -126,7 +130,10 @@ fn nan_and_infinite_voxels_are_refused_naming_the_case() {
         &sandbox,
         &["plan-and-preprocess", "-d", "900", "-c", "3d_fullres"],
     );
-    assert_mentions(&text, &["case phantom_001", "2 NaN", "phantom_001_0000.nii.gz"]);
+    assert_mentions(
+        &text,
+        &["case phantom_001", "2 NaN", "phantom_001_0000.nii.gz"],
+    );
     let fingerprint = sandbox
         .path()
         .join("pre/Dataset900_Phantom3D/dataset_fingerprint.json");
@@ -150,7 +157,10 @@ fn nan_spacing_is_refused_and_never_written_as_null() {
         image.geometry.source_header = None;
     });
     let text = fails(&sandbox, &["fingerprint", "-d", "900"]);
-    assert_mentions(&text, &["phantom_000_0000.nii.gz", "pixdim[3] = NaN", "spacing"]);
+    assert_mentions(
+        &text,
+        &["phantom_000_0000.nii.gz", "pixdim[3] = NaN", "spacing"],
+    );
     let fingerprint = sandbox
         .path()
         .join("pre/Dataset900_Phantom3D/dataset_fingerprint.json");
@@ -167,35 +177,56 @@ fn missing_channel_files_are_named_by_verify_fingerprint_and_preprocess() {
     });
     for case in 0..3 {
         let image = raw.join(format!("imagesTr/phantom_{case:03}_0000.png"));
-        std::fs::copy(&image, raw.join(format!("imagesTr/phantom_{case:03}_0001.png"))).unwrap();
+        std::fs::copy(
+            &image,
+            raw.join(format!("imagesTr/phantom_{case:03}_0001.png")),
+        )
+        .unwrap();
     }
     sandbox.run(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
 
     // Then one case loses its second channel and is preprocessed again.
     std::fs::remove_file(raw.join("imagesTr/phantom_001_0001.png")).unwrap();
-    let pre = sandbox.path().join("pre/Dataset901_Phantom2D/nnUNetPlans_2d");
+    let pre = sandbox
+        .path()
+        .join("pre/Dataset901_Phantom2D/nnUNetPlans_2d");
     for entry in std::fs::read_dir(&pre).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("phantom_001") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("phantom_001")
+        {
             std::fs::remove_file(path).unwrap();
         }
     }
     let text = fails(&sandbox, &["preprocess", "-d", "901", "-c", "2d"]);
-    assert_mentions(&text, &["case phantom_001", "missing channel file phantom_001_0001.png"]);
+    assert_mentions(
+        &text,
+        &[
+            "case phantom_001",
+            "missing channel file phantom_001_0001.png",
+        ],
+    );
     let text = fails(&sandbox, &["fingerprint", "-d", "901", "--clean"]);
     assert_mentions(&text, &["missing channel file phantom_001_0001.png"]);
     let text = fails(&sandbox, &["verify", "-d", "901"]);
     assert_mentions(&text, &["phantom_001", "missing channel file"]);
 }
 
-/// A PNG whose header claims `width` × `height` grey pixels, with no pixel data.
+/// A PNG whose header claims `width` × `height` grey pixels, with (almost) no pixel data.
 fn forged_png(width: u32, height: u32) -> Vec<u8> {
     fn crc32(bytes: &[u8]) -> u32 {
         let mut crc = !0u32;
         for &b in bytes {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -212,6 +243,12 @@ fn forged_png(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend(height.to_be_bytes());
     ihdr.extend([8, 0, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
+    // An empty zlib stream as the only image data.
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -251,7 +288,9 @@ fn undeclared_label_values_name_the_case_in_preprocess_and_training() {
     sandbox.run(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
 
     // Training: preprocessed segmentations with a value dataset.json does not declare.
-    let pre = sandbox.path().join("pre/Dataset901_Phantom2D/nnUNetPlans_2d");
+    let pre = sandbox
+        .path()
+        .join("pre/Dataset901_Phantom2D/nnUNetPlans_2d");
     for case in 0..4 {
         let seg = pre.join(format!("phantom_{case:03}.seg"));
         let mut bytes = std::fs::read(&seg).unwrap();
@@ -375,5 +414,8 @@ fn overlay_reports_unpredicted_cases_and_removes_its_output_on_failure() {
         ],
     );
     assert_mentions(&text, &["phantom_001.png"]);
-    assert!(!applied.exists(), "postprocess apply left a partial output folder");
+    assert!(
+        !applied.exists(),
+        "postprocess apply left a partial output folder"
+    );
 }

@@ -71,7 +71,15 @@ fn strings(args: &[&str]) -> Vec<String> {
 #[test]
 fn preprocess_killed_and_rerun_leaves_only_whole_cases() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["demo-data", "--dim", "3", "--cases", "8", "--test-cases", "0"]);
+    sandbox.run(&[
+        "demo-data",
+        "--dim",
+        "3",
+        "--cases",
+        "8",
+        "--test-cases",
+        "0",
+    ]);
     let args = strings(&[
         "plan-and-preprocess",
         "-d",
@@ -126,17 +134,24 @@ fn training_killed_and_rerun_finishes_with_whole_checkpoints() {
     sandbox.run(&args);
     assert!(!stale.exists(), "the rerun kept a stale temporary file");
     assert_eq!(temporaries(&fold), Vec::<String>::new());
-    let weights = nnunet_core::tch::Tensor::read_safetensors(
-        fold.join("checkpoint_final.safetensors"),
-    )
-    .unwrap();
+    let weights =
+        nnunet_core::tch::Tensor::read_safetensors(fold.join("checkpoint_final.safetensors"))
+            .unwrap();
     assert!(!weights.is_empty());
 }
 
 #[test]
 fn prediction_killed_and_rerun_writes_every_case_whole() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["demo-data", "--dim", "2", "--cases", "4", "--test-cases", "6"]);
+    sandbox.run(&[
+        "demo-data",
+        "--dim",
+        "2",
+        "--cases",
+        "4",
+        "--test-cases",
+        "6",
+    ]);
     sandbox.run(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
     sandbox.run(&brief_train_args("901", "2d", "0", 1, 1));
     let images = sandbox.path().join("raw/Dataset901_Phantom2D/imagesTs");
@@ -190,8 +205,8 @@ fn prediction_killed_and_rerun_writes_every_case_whole() {
     for case in 4..10 {
         let name = format!("phantom_{case:03}");
         let seg = nnunet_datasets::read_label(&out.join(format!("{name}.png"))).unwrap();
-        let image = nnunet_datasets::read_image(&[images.join(format!("{name}_0000.png"))])
-            .unwrap();
+        let image =
+            nnunet_datasets::read_image(&[images.join(format!("{name}_0000.png"))]).unwrap();
         assert_eq!(seg.shape, image.shape);
     }
 }

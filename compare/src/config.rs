@@ -341,7 +341,10 @@ seed = 7
             );
             std::fs::write(&file, text).unwrap();
             let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
-            assert!(err.contains("cmp.toml") && err.contains("step size"), "{err}");
+            assert!(
+                err.contains("cmp.toml") && err.contains("step size"),
+                "{err}"
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 //! fsynced too, so a crash, a `kill -9` or a full disk never leaves a half-written plans file,
 //! checkpoint or label map under its final name. On error the temporary file is removed.
 //!
-//! * [`write_with`], [`write_bytes`], [`write_json`]: writers that fill a [`Write`].
+//! * [`write_with`], [`write_bytes`], [`write_json`], [`copy`]: writers that fill a [`Write`].
 //! * [`write_via_path`]: writers that insist on a path (NIfTI, safetensors, plotters); the
 //!   temporary name keeps the target's ending, since such writers pick the encoding from it.
 //! * [`clean_stale_temps`]: removes the temporary files a killed process left behind; commands
@@ -133,6 +133,12 @@ pub fn write_via_path<E: std::fmt::Display>(
 /// Writes `bytes` to `path` atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |out| out.write_all(bytes))
+}
+
+/// Copies `from` to `to` atomically (the copy appears whole or not at all).
+pub fn copy(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
+    write_bytes(to, &bytes)
 }
 
 /// Writes `value` as pretty JSON (4-space indent, as nnU-Net writes its JSON files) atomically.

@@ -159,7 +159,10 @@ mod tests {
         );
         let rgb = vec![PathBuf::from("/d/x_0000.png")];
         let err = channel_count_error("x", &rgb, 3, 1).to_string();
-        assert!(err.contains("3 channel(s) read from 1 file(s), 1 expected"), "{err}");
+        assert!(
+            err.contains("3 channel(s) read from 1 file(s), 1 expected"),
+            "{err}"
+        );
     }
 
     #[test]

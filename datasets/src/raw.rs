@@ -119,7 +119,10 @@ fn files_with_ending(folder: &Path, ending: &str) -> Result<Vec<String>> {
         // Follows symlinks: a loop or a dangling link is reported, not skipped.
         let path = entry.path();
         let meta = std::fs::metadata(&path).map_err(|e| {
-            Error::invalid_file(&path, format!("cannot read (a broken or looping link?): {e}"))
+            Error::invalid_file(
+                &path,
+                format!("cannot read (a broken or looping link?): {e}"),
+            )
         })?;
         if meta.is_file() {
             names.push(name);

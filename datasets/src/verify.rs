@@ -243,7 +243,9 @@ fn check_labels(
     if let Some((a, b, v)) = nnunet_core::dataset::duplicate_label_value(map) {
         findings.error(
             json_path,
-            format!("labels \"{a}\" and \"{b}\" both have value {v}; each label needs its own value"),
+            format!(
+                "labels \"{a}\" and \"{b}\" both have value {v}; each label needs its own value"
+            ),
         );
         ok = false;
     }

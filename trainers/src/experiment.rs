@@ -287,9 +287,10 @@ pub fn prepare_fold(
     atomic::write_json(&trainer_dir.join("dataset.json"), &dataset)?;
     let fingerprint_file = folders.preprocessed.join("dataset_fingerprint.json");
     let fingerprint_sha = if fingerprint_file.is_file() {
-        let bytes =
-            std::fs::read(&fingerprint_file).map_err(|e| Error::io(&fingerprint_file, e))?;
-        atomic::write_bytes(&trainer_dir.join("dataset_fingerprint.json"), &bytes)?;
+        atomic::copy(
+            &fingerprint_file,
+            &trainer_dir.join("dataset_fingerprint.json"),
+        )?;
         file_sha256(&fingerprint_file)?
     } else {
         String::new()

@@ -147,8 +147,15 @@ pub fn split_4d(path: &Path, out: &Path, case: &str) -> Result<usize> {
         let bytes = raw[t * per_volume..(t + 1) * per_volume].to_vec();
         let target = out.join(format!("{case}_{t:04}.nii.gz"));
         nnunet_core::atomic::write_via_path(&target, ".nii.gz", |tmp| {
-            write_volume(tmp, &channel_header, datatype, bytes, [nx, ny, nz], rescaled)
-                .map_err(|e| format!("cannot write channel {t} of {}: {e}", path.display()))
+            write_volume(
+                tmp,
+                &channel_header,
+                datatype,
+                bytes,
+                [nx, ny, nz],
+                rescaled,
+            )
+            .map_err(|e| format!("cannot write channel {t} of {}: {e}", path.display()))
         })?;
     }
     Ok(nt)

@@ -79,7 +79,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("big.png") && err.contains("60000 × 60000") && err.contains(MAX_VOXELS_VAR),
+            err.contains("big.png")
+                && err.contains("60000 × 60000")
+                && err.contains(MAX_VOXELS_VAR),
             "{err}"
         );
         assert!(check_declared_size(path, &[u64::MAX, 3], 1).is_err());
