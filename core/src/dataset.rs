@@ -38,19 +38,22 @@ pub struct DatasetDescriptor {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The first two labels of a `labels` map that share one single (non-region) value, with it.
-pub fn duplicate_label_value(
+/// Checks that no two labels of a `labels` map share one single (non-region) value; the error
+/// names both labels and the value.
+pub fn check_unique_label_values(
     labels: &serde_json::Map<String, serde_json::Value>,
-) -> Option<(String, String, i64)> {
+) -> std::result::Result<(), String> {
     let mut seen: std::collections::BTreeMap<i64, &String> = Default::default();
     for (name, value) in labels {
         if let Some(v) = value.as_i64()
             && let Some(first) = seen.insert(v, name)
         {
-            return Some((first.clone(), name.clone(), v));
+            return Err(format!(
+                "labels \"{first}\" and \"{name}\" both have value {v}; each label needs its own value"
+            ));
         }
     }
-    None
+    Ok(())
 }
 
 impl DatasetDescriptor {
@@ -73,12 +76,8 @@ impl DatasetDescriptor {
     /// The labels parsed, in the order written. Two labels with the same single value are an
     /// error naming both.
     pub fn label_values(&self) -> Result<Vec<(String, LabelValue)>> {
-        if let Some((a, b, v)) = duplicate_label_value(&self.labels) {
-            return Err(crate::Error::Invalid(format!(
-                "dataset.json: labels {a:?} and {b:?} both have value {v}; each label needs its \
-                 own value"
-            )));
-        }
+        check_unique_label_values(&self.labels)
+            .map_err(|e| crate::Error::Invalid(format!("dataset.json: {e}")))?;
         self.labels
             .iter()
             .map(|(name, value)| {

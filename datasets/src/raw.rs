@@ -60,10 +60,13 @@ pub fn load_descriptor(path: &Path) -> Result<DatasetDescriptor> {
             ),
         ));
     }
-    serde_json::from_value(json).map_err(|e| Error::Json {
+    let descriptor: DatasetDescriptor = serde_json::from_value(json).map_err(|e| Error::Json {
         path: path.to_path_buf(),
         source: e,
-    })
+    })?;
+    nnunet_core::dataset::check_unique_label_values(&descriptor.labels)
+        .map_err(|message| Error::invalid_file(path, message))?;
+    Ok(descriptor)
 }
 
 /// Expands `$VAR` and `${VAR}` from the environment (unset variables are left as written).

@@ -240,13 +240,8 @@ fn check_labels(
     };
     let mut all = BTreeSet::new();
     let mut ok = true;
-    if let Some((a, b, v)) = nnunet_core::dataset::duplicate_label_value(map) {
-        findings.error(
-            json_path,
-            format!(
-                "labels \"{a}\" and \"{b}\" both have value {v}; each label needs its own value"
-            ),
-        );
+    if let Err(message) = nnunet_core::dataset::check_unique_label_values(map) {
+        findings.error(json_path, message);
         ok = false;
     }
     for (name, value) in map {
