@@ -26,6 +26,8 @@ fn fails_with_env(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Str
         !text.contains("panicked"),
         "nnunet {args:?} panicked:\n{text}"
     );
+    // Shown with --nocapture: docs/reliability.md quotes these.
+    eprintln!("$ nnunet {}\n{text}", args.join(" "));
     text
 }
 
