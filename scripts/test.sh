@@ -1,9 +1,40 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: sets up libtorch if missing, builds every crate
 # and plugin (.so files the tests load at run time), then runs all tests in the release profile.
-# Real-data tests read ../shared/data and skip, saying why, when it is absent.
+#
+# Real-data tests read ../shared/data; parity tests run nnU-Net 2.8.1 itself through the python
+# of scripts/peer_venv.sh (exported as NNUNET_PEER_PYTHON). Without them a test is skipped and
+# counted: every skip prints `SKIPPED: <test>: <reason>`, and one summary line at the end says how
+# many there were. With NNUNET_REQUIRE_SHARED_DATA=1 (.ci/run sets it) a missing ../shared/data
+# or nnU-Net venv fails those tests instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+if [ -z "${NNUNET_PEER_PYTHON:-}" ]; then
+    if peer=$(bash scripts/peer_venv.sh); then
+        export NNUNET_PEER_PYTHON="$peer"
+    elif [ "${NNUNET_REQUIRE_SHARED_DATA:-}" = "1" ]; then
+        echo "test.sh: scripts/peer_venv.sh failed and NNUNET_REQUIRE_SHARED_DATA=1" >&2
+        exit 1
+    else
+        echo "test.sh: no nnU-Net venv (scripts/peer_venv.sh failed); its parity tests skip" >&2
+    fi
+fi
+
+export NNUNET_SKIP_LOG="${NNUNET_SKIP_LOG:-$PWD/target/test-skips.log}"
+mkdir -p "$(dirname "$NNUNET_SKIP_LOG")"
+: > "$NNUNET_SKIP_LOG"
+
+status=0
 cargo build --release --workspace --all-targets
-cargo test --release --workspace "$@"
+cargo test --release --workspace "$@" || status=$?
+
+skips=$(grep -c '^SKIPPED:' "$NNUNET_SKIP_LOG" || true)
+if [ "$skips" -gt 0 ]; then
+    echo "SKIPPED: $skips test(s) skipped for want of their data (listed in $NNUNET_SKIP_LOG):"
+    sed 's/^/  /' "$NNUNET_SKIP_LOG"
+else
+    echo "SKIPPED: 0 tests skipped"
+fi
+exit "$status"

@@ -121,7 +121,18 @@ fn main() {
         Command::MovePlans(args) => commands::move_plans::run(args),
     };
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        // Each cause once: an error that prints its source (an io error with its path) would
+        // otherwise repeat it.
+        let mut message = String::new();
+        for cause in error.chain().map(|c| c.to_string()) {
+            if !message.ends_with(&cause) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&cause);
+            }
+        }
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

@@ -5,13 +5,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.join("nnunetv2_reference").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "nnunetv2_reference")
+        .and_then(|reference| reference.parent().map(PathBuf::from))
 }
 
 #[test]

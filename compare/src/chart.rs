@@ -3,7 +3,7 @@
 //! seconds per case. Drawn with plotters on the embedded DejaVu font, like `progress.png`.
 
 use crate::report::{LabelColumn, Row, Stat};
-use nnunet_core::{Error, Result};
+use nnunet_core::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -167,17 +167,10 @@ fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> DrawResult {
 /// Draws `comparison.png` atomically.
 pub fn draw(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> Result<()> {
     nnunet_trainers::progress::register_font();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     // The backend picks the encoder from the extension: the temporary name ends in .png.
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    draw_to(&tmp, columns, rows).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::invalid_file(path, format!("cannot draw the comparison chart: {e}"))
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    nnunet_core::atomic::write_via_path(path, ".png", |tmp| {
+        draw_to(tmp, columns, rows).map_err(|e| format!("cannot draw the comparison chart: {e}"))
+    })
 }
 
 #[cfg(test)]

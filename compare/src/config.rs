@@ -152,7 +152,7 @@ impl Comparison {
     }
 
     /// Folds are valid, there is at least one network, labels are unique and give distinct
-    /// folder names.
+    /// folder names, the budget trains at least one step and its step size is valid.
     pub fn check(&self) -> Result<()> {
         for fold in self.folds() {
             Fold::parse(&fold.label())?;
@@ -185,7 +185,8 @@ impl Comparison {
                 "budget: epochs and iterations_per_epoch must be at least 1".into(),
             ));
         }
-        Ok(())
+        nnunet_inference::sliding_window::check_step_size(self.budget.step_size)
+            .map_err(|e| Error::Invalid(format!("budget: {e}")))
     }
 
     /// The experiment that trains `entry` on this comparison's dataset, folds and budget.
@@ -327,5 +328,23 @@ seed = 7
         std::fs::write(&file, EXAMPLE.replace("epochs = 2", "epochz = 2")).unwrap();
         let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
         assert!(err.contains("epochz"), "{err}");
+    }
+
+    #[test]
+    fn step_sizes_outside_0_1_are_refused_on_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cmp.toml");
+        for step in ["0.0", "2.0", "nan"] {
+            let text = EXAMPLE.replace(
+                "device = \"cpu\"",
+                &format!("device = \"cpu\"\nstep_size = {step}"),
+            );
+            std::fs::write(&file, text).unwrap();
+            let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+            assert!(
+                err.contains("cmp.toml") && err.contains("step size"),
+                "{err}"
+            );
+        }
     }
 }

@@ -38,6 +38,24 @@ pub struct DatasetDescriptor {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Checks that no two labels of a `labels` map share one single (non-region) value; the error
+/// names both labels and the value.
+pub fn check_unique_label_values(
+    labels: &serde_json::Map<String, serde_json::Value>,
+) -> std::result::Result<(), String> {
+    let mut seen: std::collections::BTreeMap<i64, &String> = Default::default();
+    for (name, value) in labels {
+        if let Some(v) = value.as_i64()
+            && let Some(first) = seen.insert(v, name)
+        {
+            return Err(format!(
+                "labels \"{first}\" and \"{name}\" both have value {v}; each label needs its own value"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl DatasetDescriptor {
     /// Number of input channels.
     pub fn num_channels(&self) -> usize {
@@ -55,8 +73,11 @@ impl DatasetDescriptor {
         v.into_iter().map(|(_, n)| n.clone()).collect()
     }
 
-    /// The labels parsed, in the order written.
+    /// The labels parsed, in the order written. Two labels with the same single value are an
+    /// error naming both.
     pub fn label_values(&self) -> Result<Vec<(String, LabelValue)>> {
+        check_unique_label_values(&self.labels)
+            .map_err(|e| crate::Error::Invalid(format!("dataset.json: {e}")))?;
         self.labels
             .iter()
             .map(|(name, value)| {

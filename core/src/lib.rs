@@ -29,6 +29,7 @@ pub mod plugin;
 pub mod postprocess;
 pub mod precision;
 pub mod registry;
+pub mod test_data;
 pub mod trainer;
 
 pub use dataset::{Case, CaseId, Dataset, DatasetDescriptor, LabelValue};

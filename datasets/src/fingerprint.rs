@@ -16,7 +16,8 @@
 //! last digits of mean and std differ slightly). A case without non-zero voxels keeps its full
 //! shape (nnU-Net fails on it). Cases run in parallel (rayon) with a progress bar.
 
-use crate::io::{read_image, read_label};
+use crate::case_image::read_case_image;
+use crate::io::read_label;
 use crate::numpy_compat::{lerp, median};
 use crate::numpy_random::RandomState;
 use crate::raw::{RawCase, RawDataset, find_dataset};
@@ -84,9 +85,20 @@ fn merge_samples(mut pairs: Vec<(f32, u64)>) -> Samples {
     out
 }
 
-/// Analyses one case: crop, spacing, and `num_samples` foreground samples per channel.
-pub fn analyze_case(case: &RawCase, num_samples: usize) -> Result<CaseAnalysis> {
-    let image = read_image(&case.images)?;
+/// Analyses one case (which must hold `num_channels` channels of finite voxels, with a finite
+/// spacing): crop, spacing, and `num_samples` foreground samples per channel.
+pub fn analyze_case(
+    case: &RawCase,
+    num_channels: usize,
+    num_samples: usize,
+) -> Result<CaseAnalysis> {
+    let image = read_case_image(&case.id, &case.images, num_channels)?;
+    if let Some(s) = image.geometry.spacing.iter().find(|s| !s.is_finite()) {
+        return Err(Error::invalid_file(
+            &case.images[0],
+            format!("case {}: spacing {s} is not a finite number", case.id),
+        ));
+    }
     let label_path = case.label.as_deref().ok_or_else(|| {
         Error::Invalid(format!(
             "case {}: a training case needs a label map",
@@ -212,6 +224,7 @@ pub fn extract_fingerprint(
         ));
     }
     let num_samples = FOREGROUND_SAMPLES_TOTAL / cases.len();
+    let num_channels = dataset.descriptor().num_channels();
     let bar = if progress {
         ProgressBar::new(cases.len() as u64)
     } else {
@@ -225,7 +238,7 @@ pub fn extract_fingerprint(
         cases
             .par_iter()
             .map(|case| {
-                let analysis = analyze_case(case, num_samples);
+                let analysis = analyze_case(case, num_channels, num_samples);
                 bar.inc(1);
                 analysis
             })
@@ -240,7 +253,6 @@ pub fn extract_fingerprint(
         None => work()?,
     };
     bar.finish_and_clear();
-    let num_channels = dataset.descriptor().num_channels();
     let mut properties = BTreeMap::new();
     for channel in 0..num_channels {
         let pooled = merge_samples(

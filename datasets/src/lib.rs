@@ -1,6 +1,7 @@
 //! Datasets: image IO (NIfTI, PNG, BMP, TIF), the nnU-Net raw layout and `dataset.json`,
 //! `verify`, fingerprint extraction, `splits_final.json`, converters and the phantom generator.
 
+pub mod case_image;
 pub mod convert;
 pub mod fingerprint;
 pub mod io;
@@ -11,6 +12,7 @@ pub mod raw;
 pub mod splits;
 pub mod verify;
 
+pub use case_image::read_case_image;
 pub use io::{file_ending, read_image, read_label, write_image, write_label};
 pub use raw::{RawDataset, find_dataset};
 

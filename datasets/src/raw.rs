@@ -12,7 +12,7 @@
 //! * [`RawDataset`] implements [`nnunet_core::Dataset`] and is registered as dataset format
 //!   `nnunet-raw`.
 
-use crate::io::{read_image, read_label};
+use crate::io::read_label;
 use nnunet_core::paths::NnunetPaths;
 use nnunet_core::{Case, CaseId, Dataset, DatasetDescriptor, Error, Result};
 use std::collections::BTreeMap;
@@ -60,10 +60,13 @@ pub fn load_descriptor(path: &Path) -> Result<DatasetDescriptor> {
             ),
         ));
     }
-    serde_json::from_value(json).map_err(|e| Error::Json {
+    let descriptor: DatasetDescriptor = serde_json::from_value(json).map_err(|e| Error::Json {
         path: path.to_path_buf(),
         source: e,
-    })
+    })?;
+    nnunet_core::dataset::check_unique_label_values(&descriptor.labels)
+        .map_err(|message| Error::invalid_file(path, message))?;
+    Ok(descriptor)
 }
 
 /// Expands `$VAR` and `${VAR}` from the environment (unset variables are left as written).
@@ -103,7 +106,8 @@ fn resolve(root: &Path, file: &str) -> PathBuf {
     }
 }
 
-/// Files in `folder` ending in `ending`, sorted by name (none when the folder is absent).
+/// Files in `folder` ending in `ending`, sorted by name (none when the folder is absent). An
+/// entry with that ending that cannot be followed (a symlink loop, a dangling link) is an error.
 fn files_with_ending(folder: &Path, ending: &str) -> Result<Vec<String>> {
     if !folder.is_dir() {
         return Ok(Vec::new());
@@ -112,7 +116,18 @@ fn files_with_ending(folder: &Path, ending: &str) -> Result<Vec<String>> {
     for entry in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
         let entry = entry.map_err(|e| Error::io(folder, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(ending) && entry.path().is_file() {
+        if !name.ends_with(ending) {
+            continue;
+        }
+        // Follows symlinks: a loop or a dangling link is reported, not skipped.
+        let path = entry.path();
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            Error::invalid_file(
+                &path,
+                format!("cannot read (a broken or looping link?): {e}"),
+            )
+        })?;
+        if meta.is_file() {
             names.push(name);
         }
     }
@@ -333,7 +348,11 @@ impl Dataset for RawDataset {
 
     fn load(&self, case: &str) -> Result<Case> {
         let files = self.case_files(case)?;
-        let image = read_image(&files.images)?;
+        let image = crate::case_image::read_case_image(
+            &files.id,
+            &files.images,
+            self.descriptor.num_channels(),
+        )?;
         let label = files.label.as_deref().map(read_label).transpose()?;
         Ok(Case {
             id: files.id.clone(),

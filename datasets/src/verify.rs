@@ -240,6 +240,10 @@ fn check_labels(
     };
     let mut all = BTreeSet::new();
     let mut ok = true;
+    if let Err(message) = nnunet_core::dataset::check_unique_label_values(map) {
+        findings.error(json_path, message);
+        ok = false;
+    }
     for (name, value) in map {
         let values: Vec<i64> = match value {
             serde_json::Value::Number(n) if n.as_i64().is_some() => vec![n.as_i64().unwrap_or(0)],

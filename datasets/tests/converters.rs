@@ -13,13 +13,7 @@ mod common;
 use common::assert_verifies;
 
 fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: {} not found", dir.display());
-        None
-    }
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
 }
 
 fn write_json(path: &Path, value: serde_json::Value) {

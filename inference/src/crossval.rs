@@ -31,10 +31,10 @@ pub fn accumulate_cv_results(
     if merged.exists() {
         std::fs::remove_dir_all(&merged).map_err(|e| Error::io(&merged, e))?;
     }
-    std::fs::create_dir_all(&merged).map_err(|e| Error::io(&merged, e))?;
+    // On failure, the half-merged folder is removed again.
+    let guard = atomic::OutputGuard::create(&merged)?;
     for name in ["dataset.json", "plans.json"] {
-        let from = model_dir.join(name);
-        std::fs::copy(&from, merged.join(name)).map_err(|e| Error::io(&from, e))?;
+        atomic::copy(&model_dir.join(name), &merged.join(name))?;
     }
     let mut names: Vec<String> = Vec::new();
     for fold in folds {
@@ -74,5 +74,6 @@ pub fn accumulate_cv_results(
         &dataset,
         Some(&merged.join("summary.json")),
     )?;
+    guard.commit();
     Ok((merged, summary))
 }

@@ -117,7 +117,8 @@ pub fn ensemble_folders(
     let labels = LabelHandling::from_dataset(dataset)?;
     let heads = dataset.num_segmentation_heads()? as i64;
     let cases = common_cases(inputs)?;
-    std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    // On failure, what this run added to `output` is removed again.
+    let guard = atomic::OutputGuard::create(output)?;
     atomic::write_json(&output.join("dataset.json"), dataset)?;
     let mut written = Vec::with_capacity(cases.len());
     for case in &cases {
@@ -164,6 +165,7 @@ pub fn ensemble_folders(
         }
         written.push(path);
     }
+    guard.commit();
     Ok(written)
 }
 

@@ -240,7 +240,7 @@ fn ensemble_crossvalidation(
         ensemble_folders(&inputs, out, &dataset, false)?;
     }
     let plans = model_dirs[0].join("plans.json");
-    std::fs::copy(&plans, out.join("plans.json")).map_err(|e| Error::io(&plans, e))?;
+    atomic::copy(&plans, &out.join("plans.json"))?;
     let names = files_with_ending(out, &dataset.file_ending)?;
     let summary = evaluate_cases(
         reference,

@@ -210,8 +210,26 @@ pub fn overlay_folder(
             format!("no predictions ending in {file_ending}"),
         ));
     }
-    std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
-    names
+    let unpredicted: Vec<&String> = cases
+        .keys()
+        .filter(|id| !names.contains(&format!("{id}{file_ending}")))
+        .collect();
+    if !unpredicted.is_empty() {
+        eprintln!(
+            "warning: {} image case(s) in {} have no prediction in {}, no overlay drawn: {}",
+            unpredicted.len(),
+            images.display(),
+            predictions.display(),
+            unpredicted
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // On failure, what this run added to `output` is removed again.
+    let guard = atomic::OutputGuard::create(output)?;
+    let written = names
         .par_iter()
         .map(|name| {
             let id = &name[..name.len() - file_ending.len()];
@@ -231,7 +249,9 @@ pub fn overlay_folder(
             write_png(&path, &img)?;
             Ok(path)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    guard.commit();
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -73,6 +73,7 @@ pub struct Model {
 impl Model {
     /// Loads the folds' checkpoints from `options.model_dir`.
     pub fn load(registry: &Registry, options: &PredictOptions) -> Result<Self> {
+        crate::sliding_window::check_step_size(options.step_size)?;
         let dir = &options.model_dir;
         let plans: Plans = atomic::read_json(&dir.join("plans.json"))?;
         let dataset: DatasetDescriptor = atomic::read_json(&dir.join("dataset.json"))?;
@@ -182,6 +183,12 @@ pub struct InputCase {
 
 /// The cases of an input folder (`CASE_XXXX<ending>` files).
 pub fn input_cases(folder: &Path, file_ending: &str) -> Result<Vec<InputCase>> {
+    if !folder.is_dir() {
+        return Err(Error::invalid_file(
+            folder,
+            "the input folder does not exist (or is not a folder)",
+        ));
+    }
     let cases = nnunet_datasets::raw::cases_in_folder(folder, file_ending)?;
     if cases.is_empty() {
         return Err(Error::invalid_file(
@@ -286,18 +293,7 @@ fn read_case(
     case: &InputCase,
     previous: Option<&Path>,
 ) -> Result<(Vec<f32>, CaseProperties)> {
-    let image = nnunet_datasets::io::read_image(&case.images)?;
-    if image.channels.len() != channels {
-        return Err(Error::invalid_file(
-            &case.images[0],
-            format!(
-                "case {}: {} channel(s) read from {} file(s), the model expects {channels}",
-                case.id,
-                image.channels.len(),
-                case.images.len()
-            ),
-        ));
-    }
+    let image = nnunet_datasets::read_case_image(&case.id, &case.images, channels)?;
     let Some(previous) = previous else {
         let out = job.run_case(image, None)?;
         return Ok((out.data, out.properties));
@@ -348,7 +344,8 @@ pub fn predict_folder(
         &cases,
         options.prev_stage.as_deref(),
     )?;
-    std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    // On failure, what this run added to `output` is removed again.
+    let guard = atomic::OutputGuard::create(output)?;
     atomic::write_json(&output.join("dataset.json"), &model.dataset)?;
     atomic::write_json(&output.join("plans.json"), &model.plans)?;
     let (forward, backward) = model.transposes()?;
@@ -357,7 +354,7 @@ pub fn predict_folder(
         .then(|| indicatif::ProgressBar::new(cases.len() as u64));
     let save_probabilities = options.save_probabilities;
 
-    std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
+    let written = std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
         // Reader: read + preprocess ahead of the network.
         let (to_net, from_reader) = sync_channel::<Result<(String, Vec<f32>, CaseProperties)>>(2);
         let job = &model.job;
@@ -431,7 +428,9 @@ pub fn predict_folder(
             Some(e) => Err(e),
             None => Ok(written),
         }
-    })
+    })?;
+    guard.commit();
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -276,11 +276,9 @@ mod tests {
     /// numpy reads our file: right key, shape, dtype and values (skipped without the venv).
     #[test]
     fn numpy_reads_our_npz_and_we_read_numpys() {
-        let python = Path::new("/work/peer/venv/bin/python");
-        if !python.is_file() {
-            eprintln!("skipped: {} not found", python.display());
+        let Some(python) = nnunet_core::test_data::peer_python() else {
             return;
-        }
+        };
         let dir = tempfile::tempdir().unwrap();
         let probs = Tensor::arange(24, (Kind::Float, Device::Cpu)).view([2, 1, 3, 4]) / 24.0;
         let g = LabelGrid {
@@ -300,7 +298,7 @@ mod tests {
             ours = path.to_str().unwrap(),
             theirs = theirs.to_str().unwrap(),
         );
-        let out = std::process::Command::new(python)
+        let out = std::process::Command::new(&python)
             .args(["-c", &script])
             .output()
             .unwrap();

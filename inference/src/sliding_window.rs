@@ -1,6 +1,21 @@
 //! Sliding-window geometry, as nnU-Net's `sliding_window_prediction.py`: where the tiles go, and
 //! the Gaussian importance map that weights each tile's logits towards its centre.
 
+use nnunet_core::{Error, Result};
+
+/// Checks a sliding-window step size (a fraction of the tile): nnU-Net requires
+/// `0 < step <= 1`. Every command that takes one calls this before doing any work.
+pub fn check_step_size(step: f64) -> Result<()> {
+    if step > 0.0 && step <= 1.0 {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "step size {step} is invalid: it is a fraction of the tile and must lie in (0, 1] \
+             (nnU-Net's default is 0.5)"
+        )))
+    }
+}
+
 /// Tile start positions per axis: `ceil((size − tile) / (tile · step)) + 1` evenly spread tiles
 /// from 0 to `size − tile`, rounded half to even as numpy does.
 ///
@@ -97,6 +112,15 @@ pub fn gaussian_importance(tile_size: &[usize], sigma_scale: f64, peak: f64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_sizes_outside_0_1_are_errors() {
+        for bad in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            let err = check_step_size(bad).unwrap_err().to_string();
+            assert!(err.contains("(0, 1]"), "{err}");
+        }
+        assert!(check_step_size(0.5).is_ok() && check_step_size(1.0).is_ok());
+    }
 
     #[test]
     fn tile_starts_match_nnunet() {

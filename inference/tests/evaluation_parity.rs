@@ -10,9 +10,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn shared_hippocampus() -> Option<PathBuf> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/Dataset004_Hippocampus");
-    dir.join("labelsTr").is_dir().then_some(dir)
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "Dataset004_Hippocampus")
 }
 
 /// nnU-Net writes `NaN`; read it back as null → NaN.
@@ -41,7 +39,6 @@ fn file_name(path: &str) -> String {
 #[test]
 fn summary_matches_nnunet_evaluate_folder() {
     let Some(hippocampus) = shared_hippocampus() else {
-        eprintln!("skipped: ../shared/data/Dataset004_Hippocampus is absent");
         return;
     };
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval_errors");

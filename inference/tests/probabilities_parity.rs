@@ -3,8 +3,9 @@
 //! the same logits and case properties (crop box, transpose (0, 2, 1)), for a softmax dataset
 //! and a region dataset — same array order, background 1 / regions 0 outside the box.
 //!
-//! Needs nnU-Net's venv (`/work/peer/venv`) and the Hippocampus reference plans under
-//! `../shared/data`; skipped (with a message) when either is absent.
+//! Needs nnU-Net's venv (NNUNET_PEER_PYTHON, which scripts/test.sh sets from
+//! scripts/peer_venv.sh) and the Hippocampus reference plans under `../shared/data`; a counted
+//! skip when either is absent, a failure under NNUNET_REQUIRE_SHARED_DATA=1.
 
 use nnunet_core::tch::{Device, Kind, Tensor};
 use nnunet_inference::export::export_prediction;
@@ -13,9 +14,10 @@ use nnunet_planning::preprocessed_format::CaseProperties;
 use std::path::{Path, PathBuf};
 
 fn reference_plans() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/nnunetv2_reference/Dataset004_Hippocampus/nnUNetPlans.json");
-    p.is_file().then_some(p)
+    nnunet_core::test_data::shared_data(
+        env!("CARGO_MANIFEST_DIR"),
+        "nnunetv2_reference/Dataset004_Hippocampus/nnUNetPlans.json",
+    )
 }
 
 fn properties() -> CaseProperties {
@@ -41,15 +43,12 @@ fn write_npy(path: &Path, t: &Tensor) {
 
 #[test]
 fn exported_probabilities_equal_nnunets() {
-    let python = Path::new("/work/peer/venv/bin/python");
     let Some(plans) = reference_plans() else {
-        eprintln!("skipped: ../shared/data/nnunetv2_reference not found");
         return;
     };
-    if !python.is_file() {
-        eprintln!("skipped: {} not found", python.display());
+    let Some(python) = nnunet_core::test_data::peer_python() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let props = properties();
     let cases = [
@@ -116,7 +115,7 @@ assert (seg == ours_s).all(), (seg != ours_s).sum()
             pp = pp.to_str().unwrap(),
             sp = sp.to_str().unwrap(),
         );
-        let run = std::process::Command::new(python)
+        let run = std::process::Command::new(&python)
             .args(["-c", &script])
             .output()
             .unwrap();

@@ -36,6 +36,8 @@ pub struct ConfigurationJob {
     pub intensity: Vec<Option<nnunet_core::fingerprint::IntensityStats>>,
     pub target_spacing: Vec<f64>,
     pub classes: Vec<ClassSpec>,
+    /// Every value a label map may hold (sorted), from `dataset.json`.
+    pub label_values: Vec<i16>,
     pub digest: String,
 }
 
@@ -110,6 +112,7 @@ impl ConfigurationJob {
             intensity,
             transpose_forward,
             classes: classes_for(dataset)?,
+            label_values: nnunet_datasets::case_image::declared_label_values(dataset)?,
             digest,
             configuration,
         })
@@ -274,6 +277,8 @@ pub fn preprocess_cases(
     progress: bool,
 ) -> Result<RunSummary> {
     std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    // A run killed mid-write left temporary files: remove them before starting again.
+    nnunet_core::atomic::clean_stale_temps(output)?;
     let todo: Vec<&CaseFiles> = cases
         .iter()
         .filter(|c| finished_case(output, &c.id, &job.digest).is_none())
@@ -298,12 +303,21 @@ pub fn preprocess_cases(
         .map_err(|e| Error::Invalid(format!("cannot start {num_workers} workers: {e}")))?;
     pool.install(|| {
         todo.par_iter().try_for_each(|case| {
-            let image = nnunet_datasets::read_image(&case.images)?;
-            let label = case
-                .label
-                .as_deref()
-                .map(nnunet_datasets::read_label)
-                .transpose()?;
+            let image =
+                nnunet_datasets::read_case_image(&case.id, &case.images, job.schemes.len())?;
+            let label = match case.label.as_deref() {
+                Some(path) => {
+                    let label = nnunet_datasets::read_label(path)?;
+                    nnunet_datasets::case_image::check_label_values(
+                        &case.id,
+                        path,
+                        &label.data,
+                        &job.label_values,
+                    )?;
+                    Some(label)
+                }
+                None => None,
+            };
             let out = job
                 .run_case(image, label)
                 .map_err(|e| Error::Invalid(format!("case {}: {e}", case.id)))?;

@@ -38,6 +38,8 @@ pub fn preprocess_dataset(
         ));
     }
     let plans: Plans = nnunet_core::atomic::read_json(&plans_file)?;
+    // A run killed mid-write (fingerprint, plans) left temporary files: remove them.
+    nnunet_core::atomic::clean_stale_temps(&folders.preprocessed)?;
     let dataset = read_dataset_json(&folders.raw)?;
     let cases: Vec<CaseFiles> = nnunet_datasets::raw::training_cases(&folders.raw, &dataset)?
         .into_iter()
@@ -80,12 +82,12 @@ pub fn preprocess_dataset(
 
 fn copy_ground_truth(cases: &[CaseFiles], folder: &std::path::Path, ending: &str) -> Result<()> {
     std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+    nnunet_core::atomic::clean_stale_temps(folder)?;
     for case in cases {
         let Some(label) = &case.label else { continue };
         let target = folder.join(format!("{}{ending}", case.id));
         if !target.is_file() {
-            let bytes = std::fs::read(label).map_err(|e| Error::io(label, e))?;
-            nnunet_core::atomic::write_bytes(&target, &bytes)?;
+            nnunet_core::atomic::copy(label, &target)?;
         }
     }
     Ok(())

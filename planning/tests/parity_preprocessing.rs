@@ -95,11 +95,9 @@ fn resampling_matches_nnunet() {
 
 #[test]
 fn hippocampus_cases_match_nnunet() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if !data.is_dir() {
-        eprintln!("skipping: {} not found", data.display());
+    let Some(data) = nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "") else {
         return;
-    }
+    };
     let raw = data.join("Dataset004_Hippocampus");
     let plans: Plans = nnunet_core::atomic::read_json(
         &data.join("nnunetv2_reference/Dataset004_Hippocampus/nnUNetPlans.json"),

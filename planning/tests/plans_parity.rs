@@ -9,13 +9,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
 }
 
 fn fixtures() -> PathBuf {

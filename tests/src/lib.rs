@@ -28,8 +28,8 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
     path
 }
 
-/// `../shared/data` beside the repository, if present.
+/// `../shared/data` beside the repository, or `None` after a counted skip (a failure under
+/// NNUNET_REQUIRE_SHARED_DATA=1).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    dir.canonicalize().ok()
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
 }

@@ -119,10 +119,7 @@ fn train(
 
 #[test]
 fn mednext_s_trains_on_hippocampus_patches_and_upkern_keeps_its_outputs() {
-    let Some(data) = shared_data() else {
-        eprintln!("skipped: ../shared/data is absent");
-        return;
-    };
+    let Some(data) = shared_data() else { return };
     nnunet_core::tch::manual_seed(0);
     let registry = registry();
     let (x, y) = hippocampus_batch(&data, PATCH);

@@ -69,12 +69,9 @@ pub fn save(
     named.push(("generation".into(), Tensor::from(meta.generation as i64)));
     named.sort_by(|a, b| a.0.cmp(&b.0));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = weights.with_extension(format!("safetensors.tmp-{}", std::process::id()));
-    Tensor::write_safetensors(&named, &tmp).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::invalid_file(&weights, format!("cannot write checkpoint: {e}"))
+    atomic::write_via_path(&weights, ".safetensors", |tmp| {
+        Tensor::write_safetensors(&named, tmp).map_err(|e| format!("cannot write checkpoint: {e}"))
     })?;
-    std::fs::rename(&tmp, &weights).map_err(|e| Error::io(&weights, e))?;
     atomic::write_json(&json, meta)
 }
 

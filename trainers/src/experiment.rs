@@ -187,6 +187,14 @@ pub fn prepare_fold(
     fold: &Fold,
     progress_bar: bool,
 ) -> Result<PreparedFold> {
+    let options = &experiment.training;
+    if options.epochs == 0 || options.iterations_per_epoch == 0 {
+        return Err(Error::Invalid(format!(
+            "epochs ({}) and iterations per epoch ({}) must be at least 1: training no step \
+             would write an untrained checkpoint_final",
+            options.epochs, options.iterations_per_epoch
+        )));
+    }
     let folders = DatasetFolders::resolve(&experiment.dataset, paths)?;
     let results = paths
         .results
@@ -273,18 +281,22 @@ pub fn prepare_fold(
     );
     let output_dir = trainer_dir.join(format!("fold_{}", fold.label()));
     std::fs::create_dir_all(&output_dir).map_err(|e| Error::io(&output_dir, e))?;
+    // A run killed mid-write (checkpoint, progress.png) left temporary files: remove them.
+    atomic::clean_stale_temps(&output_dir)?;
     atomic::write_json(&trainer_dir.join("plans.json"), &plans)?;
     atomic::write_json(&trainer_dir.join("dataset.json"), &dataset)?;
     let fingerprint_file = folders.preprocessed.join("dataset_fingerprint.json");
     let fingerprint_sha = if fingerprint_file.is_file() {
-        let bytes =
-            std::fs::read(&fingerprint_file).map_err(|e| Error::io(&fingerprint_file, e))?;
-        atomic::write_bytes(&trainer_dir.join("dataset_fingerprint.json"), &bytes)?;
+        atomic::copy(
+            &fingerprint_file,
+            &trainer_dir.join("dataset_fingerprint.json"),
+        )?;
         file_sha256(&fingerprint_file)?
     } else {
         String::new()
     };
 
+    let declared = dataset.clone();
     let setup = TrainingSetup {
         output_dir,
         network,
@@ -309,7 +321,8 @@ pub fn prepare_fold(
         amp: experiment.amp,
     };
     let open = |ids: Vec<String>| -> Result<Arc<dyn CaseSource>> {
-        let cases = PreprocessedCases::open(&data_folder, ids, DEFAULT_CACHE_BYTES)?;
+        let cases = PreprocessedCases::open(&data_folder, ids, DEFAULT_CACHE_BYTES)?
+            .with_labels_of(&declared)?;
         Ok(Arc::new(match &previous_stage {
             Some((folder, hint)) => cases.with_previous_stage(folder, hint)?,
             None => cases,

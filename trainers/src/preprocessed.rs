@@ -29,6 +29,8 @@ pub struct PreprocessedCases {
     cache_budget: usize,
     /// Cascade: the folder with the previous stage's segmentations.
     previous_stage: Option<PathBuf>,
+    /// When set, the values a preprocessed segmentation may hold (sorted).
+    label_values: Option<Vec<i16>>,
 }
 
 impl PreprocessedCases {
@@ -55,7 +57,19 @@ impl PreprocessedCases {
             cached_bytes: AtomicUsize::new(0),
             cache_budget,
             previous_stage: None,
+            label_values: None,
         })
+    }
+
+    /// Checks every case's segmentation as it is read against the labels `dataset` declares
+    /// (plus -1, nnU-Net's mark for background outside the non-zero mask), so that a bad value
+    /// fails naming the case instead of deep in the loss.
+    pub fn with_labels_of(mut self, dataset: &nnunet_core::DatasetDescriptor) -> Result<Self> {
+        let mut values = nnunet_datasets::case_image::declared_label_values(dataset)?;
+        values.push(-1);
+        values.sort_unstable();
+        self.label_values = Some(values);
+        Ok(self)
     }
 
     /// Also serves each case's previous-stage segmentation (cascade) from `folder`; every case
@@ -84,6 +98,10 @@ impl PreprocessedCases {
     fn read(&self, index: usize) -> Result<CaseData> {
         let id = &self.identifiers[index];
         let case = read_case(&self.folder, id)?;
+        if let Some(allowed) = &self.label_values {
+            let seg_path = &case_paths(&self.folder, id)[1];
+            nnunet_datasets::case_image::check_label_values(id, seg_path, &case.seg, allowed)?;
+        }
         let p = &case.properties;
         let [channels, z, y, x] = p.data_shape;
         let class_locations = p

@@ -1,7 +1,7 @@
 //! The training log kept per epoch, and `progress.png` drawn from it like nnU-Net's: losses with
 //! pseudo-Dice and its EMA, epoch duration, and learning rate, one panel each.
 
-use nnunet_core::{Error, Result};
+use nnunet_core::Result;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -83,24 +83,13 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::invalid_file(path, format!("cannot draw progress plot: {e}"))
-}
-
 /// Draws `progress.png` (written atomically).
 pub fn draw(log: &TrainingLog, path: &Path) -> Result<()> {
     register_font();
     // The backend picks the encoder from the extension, so the temporary name ends in .png.
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    draw_to(log, &tmp).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        plot_error(path, e)
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    nnunet_core::atomic::write_via_path(path, ".png", |tmp| {
+        draw_to(log, tmp).map_err(|e| format!("cannot draw progress plot: {e}"))
+    })
 }
 
 fn draw_to(log: &TrainingLog, path: &Path) -> std::result::Result<(), Box<dyn std::error::Error>> {

@@ -104,10 +104,8 @@ pub fn brief_train_args(
     .to_vec()
 }
 
-/// `../shared/data` beside the repository, if present.
+/// `../shared/data` beside the repository, or `None` after a counted skip (a failure under
+/// NNUNET_REQUIRE_SHARED_DATA=1).
 pub fn shared_data() -> Option<PathBuf> {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .canonicalize()
-        .ok()
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
 }

@@ -146,24 +146,16 @@ pub fn split_4d(path: &Path, out: &Path, case: &str) -> Result<usize> {
     for t in 0..nt {
         let bytes = raw[t * per_volume..(t + 1) * per_volume].to_vec();
         let target = out.join(format!("{case}_{t:04}.nii.gz"));
-        // the nifti writer takes a path: write beside the target, then rename over it
-        let tmp = out.join(format!(".{case}_{t:04}.tmp-{}.nii.gz", std::process::id()));
-        write_volume(
-            &tmp,
-            &channel_header,
-            datatype,
-            bytes,
-            [nx, ny, nz],
-            rescaled,
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| std::fs::rename(&tmp, &target).map_err(|e| e.to_string()))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::invalid_file(
-                &target,
-                format!("cannot write channel {t} of {}: {e}", path.display()),
+        nnunet_core::atomic::write_via_path(&target, ".nii.gz", |tmp| {
+            write_volume(
+                tmp,
+                &channel_header,
+                datatype,
+                bytes,
+                [nx, ny, nz],
+                rescaled,
             )
+            .map_err(|e| format!("cannot write channel {t} of {}: {e}", path.display()))
         })?;
     }
     Ok(nt)

@@ -25,9 +25,9 @@
 //! * Lossy formats (`.jpg`, `.jpeg`) are refused: compression artefacts change label values and
 //!   intensities, so nnU-Net refuses them too. Convert them first (`nnunet convert`).
 //!
-//! Every error names the file. The hand-written readers check a header's voxel count against
-//! [`limits::max_voxels`] before allocating ([`bounds`]) and inflate no more than the header
-//! promises ([`compress`]).
+//! Every error names the file. Every reader checks the size its header declares against
+//! [`limits::max_voxels`] before allocating or decompressing ([`bounds`] for the hand-written
+//! volume readers), and decompresses no more than the header promises ([`compress`]).
 
 mod bounds;
 mod compress;
@@ -405,35 +405,6 @@ pub(crate) fn require_2d(path: &Path, shape: [usize; 3]) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Writes a file atomically: `write` fills a temporary file in the same folder whose name ends
-/// in `ending` (e.g. `.nii.gz`), so writers that pick their encoding from the name keep doing
-/// so; it is then renamed over `path`. On error the temporary file is removed and `path` is
-/// untouched.
-pub(crate) fn write_via_temp(
-    path: &Path,
-    ending: &str,
-    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
-) -> Result<()> {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = parent.join(format!(".tmp-{}-{n}{ending}", std::process::id()));
-    match write(&tmp) {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        }),
-        Err(message) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(Error::invalid_file(path, message))
-        }
-    }
 }
 
 /// numpy's `allclose` (rtol 1e-5, atol 1e-8), as nnU-Net compares geometries.

@@ -11,33 +11,122 @@
 
 use super::nifti_geometry::{self, NiftiAffine};
 pub(super) use super::scalar::Voxels;
-use super::{Decoded, nifti2_file, write_via_temp};
+use super::{Decoded, nifti2_file};
 use flate2::read::MultiGzDecoder;
 use ndarray::{ArrayView, IxDyn};
 use nifti::writer::WriterOptions;
 use nifti::{NiftiHeader, NiftiType};
 use nnunet_core::{Error, Geometry, Result};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Length of a NIfTI-1 header in bytes.
 pub const NIFTI_HEADER_LEN: usize = 348;
 
-/// Reads the whole file, gunzipping it when it starts with the gzip magic bytes.
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                Error::invalid_file(path, format!("corrupt or truncated gzip stream: {e}"))
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// The file as a byte stream, gunzipped when it starts with the gzip magic bytes.
+struct Stream {
+    reader: Box<dyn Read>,
+    gzipped: bool,
+}
+
+impl Stream {
+    fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut buffered = BufReader::new(file);
+        let gzipped = buffered
+            .fill_buf()
+            .map_err(|e| Error::io(path, e))?
+            .starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn Read> = if gzipped {
+            Box::new(MultiGzDecoder::new(buffered))
+        } else {
+            Box::new(buffered)
+        };
+        Ok(Stream { reader, gzipped })
     }
+
+    /// Appends up to `n` more bytes to `out` (fewer at the end of the data): decompression
+    /// stops there, whatever the stream would still produce.
+    fn read_up_to(&mut self, path: &Path, out: &mut Vec<u8>, n: usize) -> Result<()> {
+        let result = (&mut self.reader).take(n as u64).read_to_end(out);
+        result.map(drop).map_err(|e| {
+            if self.gzipped {
+                Error::invalid_file(path, format!("corrupt or truncated gzip stream: {e}"))
+            } else {
+                Error::io(path, e)
+            }
+        })
+    }
+}
+
+/// A file opened: a NIfTI-1 header with the bytes read so far, or a whole NIfTI-2 file.
+enum Opened {
+    Nifti1(NiftiHeader, Vec<u8>),
+    Nifti2(Vec<u8>),
+}
+
+/// Reads the raw header and parses it. A NIfTI-2 file ([`nifti2_file`]) is read whole, but no
+/// further than the voxel bound allows at 8 bytes a voxel (plus 1 MiB of header and
+/// extensions), so a gzip bomb stops there too.
+fn open(path: &Path, stream: &mut Stream) -> Result<Opened> {
+    let mut bytes = Vec::with_capacity(NIFTI_HEADER_LEN);
+    stream.read_up_to(path, &mut bytes, NIFTI_HEADER_LEN)?;
+    if nifti2_file::is_nifti2(&bytes) {
+        let cap = super::limits::max_voxels()?
+            .saturating_mul(8)
+            .saturating_add(1 << 20);
+        stream.read_up_to(path, &mut bytes, usize::try_from(cap).unwrap_or(usize::MAX))?;
+        return Ok(Opened::Nifti2(bytes));
+    }
+    let header = parse_header(path, &bytes)?;
+    Ok(Opened::Nifti1(header, bytes))
+}
+
+/// Checks the fields the `nifti` crate would misreport: `sizeof_hdr` decides the byte order
+/// (as in nibabel), then `dim` must hold 1–7 dimensions of positive sizes.
+fn check_raw_header(path: &Path, bytes: &[u8]) -> Result<()> {
+    let word = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    let big = if i32::from_le_bytes(word) == NIFTI_HEADER_LEN as i32 {
+        false
+    } else if i32::from_be_bytes(word) == NIFTI_HEADER_LEN as i32 {
+        true
+    } else {
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "not a NIfTI-1 file: sizeof_hdr is {}, not {NIFTI_HEADER_LEN}",
+                i32::from_le_bytes(word)
+            ),
+        ));
+    };
+    let dim: Vec<i16> = bytes[40..56]
+        .chunks_exact(2)
+        .map(|c| {
+            let pair = [c[0], c[1]];
+            if big {
+                i16::from_be_bytes(pair)
+            } else {
+                i16::from_le_bytes(pair)
+            }
+        })
+        .collect();
+    if !(1..=7).contains(&dim[0]) {
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "invalid dim[0] = {}: the number of dimensions must be 1 to 7",
+                dim[0]
+            ),
+        ));
+    }
+    if let Some(i) = (1..=dim[0] as usize).find(|&i| dim[i] < 1) {
+        return Err(Error::invalid_file(
+            path,
+            format!("invalid dim[{i}] = {}: sizes must be positive", dim[i]),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_header(path: &Path, bytes: &[u8]) -> Result<NiftiHeader> {
@@ -50,6 +139,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<NiftiHeader> {
             ),
         ));
     }
+    check_raw_header(path, bytes)?;
     let header = NiftiHeader::from_reader(&bytes[..NIFTI_HEADER_LEN])
         .map_err(|e| Error::invalid_file(path, format!("not a NIfTI-1 file: {e}")))?;
     if &header.magic != b"n+1\0" {
@@ -90,7 +180,19 @@ fn shape_of(path: &Path, header: &NiftiHeader) -> Result<([usize; 3], bool)> {
             1
         }
     };
-    Ok(([d(3), d(2), d(1)], ndim == 2))
+    let shape = [d(3), d(2), d(1)];
+    let px = header.pixdim;
+    let spatial = if ndim == 2 { 2 } else { 3 };
+    if let Some(i) = (1..=spatial).find(|&i| !px[i].is_finite()) {
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "pixdim[{i}] = {}: the voxel spacing must be a finite number",
+                px[i]
+            ),
+        ));
+    }
+    Ok((shape, ndim == 2))
 }
 
 /// The geometry fields of a NIfTI-1 header.
@@ -127,11 +229,10 @@ fn geometry_of(header: &NiftiHeader, is_2d: bool) -> Geometry {
 /// The geometry a NIfTI header describes, and whether it is 2D. For callers that only need
 /// the header (verify compares geometries without decoding voxels).
 pub fn read_nifti_header_geometry(path: &Path) -> Result<(Geometry, [usize; 3], bool)> {
-    let bytes = read_bytes(path)?;
-    if nifti2_file::is_nifti2(&bytes) {
-        return nifti2_file::header_geometry(path, &bytes);
-    }
-    let header = parse_header(path, &bytes)?;
+    let (header, _) = match open(path, &mut Stream::open(path)?)? {
+        Opened::Nifti1(header, _) => (header, ()),
+        Opened::Nifti2(bytes) => return nifti2_file::header_geometry(path, &bytes),
+    };
     let (shape, is_2d) = shape_of(path, &header)?;
     Ok((geometry_of(&header, is_2d), shape, is_2d))
 }
@@ -155,19 +256,28 @@ macro_rules! decode_as {
 
 /// Reads a NIfTI file into one channel of `f64` voxels in `(z, y, x)` C-order.
 pub(super) fn read(path: &Path) -> Result<Decoded> {
-    let bytes = read_bytes(path)?;
-    if nifti2_file::is_nifti2(&bytes) {
-        return nifti2_file::decode(path, &bytes);
-    }
-    let header = parse_header(path, &bytes)?;
+    let mut stream = Stream::open(path)?;
+    let (header, mut bytes) = match open(path, &mut stream)? {
+        Opened::Nifti1(header, bytes) => (header, bytes),
+        Opened::Nifti2(bytes) => return nifti2_file::decode(path, &bytes),
+    };
     let (shape, is_2d) = shape_of(path, &header)?;
     let datatype = header
         .data_type()
         .map_err(|e| Error::invalid_file(path, format!("datatype {}: {e}", header.datatype)))?;
-    let count: usize = shape.iter().product();
+    let dims = shape.map(|d| d as u64);
+    let count = super::limits::check_declared_size(path, &dims, 1)?;
     let size = datatype.size_of();
-    let offset = header.vox_offset.max(NIFTI_HEADER_LEN as f32) as usize;
+    let offset = header.vox_offset;
+    if !(offset.is_finite() && (0.0..=1e9).contains(&offset)) {
+        return Err(Error::invalid_file(
+            path,
+            format!("invalid vox_offset = {offset}"),
+        ));
+    }
+    let offset = (offset as usize).max(NIFTI_HEADER_LEN);
     let needed = offset + count * size;
+    stream.read_up_to(path, &mut bytes, needed - NIFTI_HEADER_LEN)?;
     if bytes.len() < needed {
         return Err(Error::invalid_file(
             path,
@@ -269,7 +379,7 @@ pub(super) fn write(
         header.cal_max = 0.0;
     }
     let ending = super::file_ending(path).unwrap_or(".nii.gz");
-    write_via_temp(path, ending, |tmp| {
+    nnunet_core::atomic::write_via_path(path, ending, |tmp| {
         let options = WriterOptions::new(tmp).reference_header(&header);
         let shape_error = |e: ndarray::ShapeError| format!("array does not match its shape: {e}");
         let result = match data {

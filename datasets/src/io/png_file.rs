@@ -14,6 +14,10 @@ pub(super) fn read(path: &Path) -> Result<Decoded> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(Transformations::IDENTITY);
     let mut reader = decoder.read_info().map_err(corrupt)?;
+    let info = reader.info();
+    let samples_per_pixel = info.color_type.samples() as u64;
+    let dims = [info.height as u64, info.width as u64];
+    super::limits::check_declared_size(path, &dims, samples_per_pixel)?;
     let mut buf = vec![0; reader.output_buffer_size()];
     let frame = reader.next_frame(&mut buf).map_err(corrupt)?;
     let (width, height) = (frame.width as usize, frame.height as usize);

@@ -8,10 +8,16 @@ use std::path::Path;
 
 /// Reads a BMP or TIF file.
 pub(super) fn read(path: &Path) -> Result<Decoded> {
-    let decoded = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
+    let open = || {
+        image::ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| Error::io(path, e))
+    };
+    let (width, height) = open()?
+        .into_dimensions()
+        .map_err(|e| Error::invalid_file(path, format!("cannot decode: {e}")))?;
+    super::limits::check_declared_size(path, &[height as u64, width as u64], 1)?;
+    let decoded = open()?
         .decode()
         .map_err(|e| Error::invalid_file(path, format!("cannot decode: {e}")))?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
@@ -53,7 +59,7 @@ fn format_of(path: &Path) -> ImageFormat {
 fn save(path: &Path, bytes: &[u8], shape: [usize; 3], color: ExtendedColorType) -> Result<()> {
     let format = format_of(path);
     let ending = super::file_ending(path).unwrap_or(".tif");
-    super::write_via_temp(path, ending, |tmp| {
+    nnunet_core::atomic::write_via_path(path, ending, |tmp| {
         image::save_buffer_with_format(tmp, bytes, shape[2] as u32, shape[1] as u32, color, format)
             .map_err(|e| format!("cannot encode: {e}"))
     })

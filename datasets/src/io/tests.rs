@@ -4,15 +4,10 @@ use super::*;
 use nnunet_core::Geometry;
 use std::path::PathBuf;
 
-/// `../shared/data` next to the repository, or `None` (tests then skip with a message).
+/// `../shared/data` next to the repository, or `None` after a counted skip (a failure under
+/// NNUNET_REQUIRE_SHARED_DATA=1).
 pub(crate) fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
 }
 
 fn hippocampus() -> Option<PathBuf> {

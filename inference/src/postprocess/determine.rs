@@ -112,6 +112,9 @@ pub fn determine_postprocessing(
             format!("no predictions ending in {ending}"),
         ));
     }
+    // On failure, the summaries, postprocessed folder and postprocessing.json this run added
+    // to `predictions` are removed again.
+    let guard = nnunet_core::atomic::OutputGuard::create(predictions)?;
     let missing = files_with_ending(reference, ending)?
         .into_iter()
         .filter(|n| !names.contains(n))
@@ -237,6 +240,7 @@ pub fn determine_postprocessing(
     };
     let file_path = predictions.join("postprocessing.json");
     file.write(&file_path)?;
+    guard.commit();
     Ok(Determined {
         file,
         baseline,

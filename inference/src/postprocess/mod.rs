@@ -105,12 +105,14 @@ pub fn apply_to_folder(
             format!("no label maps ending in {file_ending}"),
         ));
     }
-    std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+    // On failure, what this run added to `output` is removed again.
+    let guard = atomic::OutputGuard::create(output)?;
     names.par_iter().try_for_each(|name| {
         let mut seg = nnunet_datasets::io::read_label(&input.join(name))?;
         apply_all(pipeline, &mut seg)?;
         nnunet_datasets::io::write_label(&output.join(name), &seg)
     })?;
+    guard.commit();
     Ok(names)
 }
 

@@ -7,16 +7,10 @@ use nnunet_core::{NetworkSpec, Plans};
 use nnunet_networks::{UNet, UNetConfig, UNetKind};
 use std::path::PathBuf;
 
-/// `<repo>/../shared/data/nnunetv2_reference`, or `None` (with a note) when absent.
+/// `<repo>/../shared/data/nnunetv2_reference`, or `None` after a counted skip (a failure
+/// under NNUNET_REQUIRE_SHARED_DATA=1).
 pub fn reference_dir() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nnunetv2_reference");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
+    nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "nnunetv2_reference")
 }
 
 /// The network spec for `configuration` of a reference plans file.
