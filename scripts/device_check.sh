@@ -21,8 +21,9 @@
 # Sizes (environment, defaults device / dry run): DC_EPOCHS 10/1 × DC_ITERS 250/2 iterations
 # (DC_VAL_ITERS 50/1 validation batches) for the accuracy step, fewer epochs when the speed step
 # shows they would not fit; DC_SPEED_EPOCHS 3/1 × DC_SPEED_ITERS 60/2 (DC_SPEED_VAL_ITERS 2/1);
-# DC_MEDNEXT_ITERS 20/2; DC_TRAIN_CASES all/20 and DC_TEST_CASES all/3 (a subset of the raw data);
-# DC_BUDGET_S 500/900; DC_NNUNET_COMPILE f (nnU-Net's torch.compile, t to turn it on).
+# DC_MEDNEXT_ITERS 20/1; DC_TRAIN_CASES all/20 and DC_TEST_CASES all/3 (a subset of the raw data);
+# DC_BUDGET_S 500/1800 for the whole run; DC_LIMIT_SCALE 1/4 multiplies every step's time limit;
+# DC_NNUNET_COMPILE f (nnU-Net's torch.compile; t turns it on).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --dry-run) MODE=dry ;;
     --out) OUT_ARG=$2; shift ;;
-    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "device_check: unknown argument $1 (use --dry-run, --out DIR)" >&2; exit 2 ;;
     esac
     shift
@@ -52,8 +53,9 @@ if [ "$MODE" = device ]; then
 else
     : "${DC_EPOCHS:=1}" "${DC_ITERS:=2}" "${DC_VAL_ITERS:=1}"
     : "${DC_SPEED_EPOCHS:=1}" "${DC_SPEED_ITERS:=2}" "${DC_SPEED_VAL_ITERS:=1}"
-    : "${DC_MEDNEXT_ITERS:=2}" "${DC_TRAIN_CASES:=20}" "${DC_TEST_CASES:=3}"
-    : "${DC_BUDGET_S:=900}" "${DC_DEVICE:=cpu}"
+    : "${DC_MEDNEXT_ITERS:=1}" "${DC_TRAIN_CASES:=20}" "${DC_TEST_CASES:=3}"
+    # Limits are the device's, × 4: a CPU is slower than a GPU even at tiny sizes (MedNeXt).
+    : "${DC_BUDGET_S:=1800}" "${DC_DEVICE:=cpu}" "${DC_LIMIT_SCALE:=4}"
     : "${DC_BIN:=$REPO/target/release/nnunet}"
     : "${DC_PLUGIN:=$REPO/target/release/libnnunet_plugin_mednext.so}"
     : "${DC_DATA:=$REPO/../shared/data/Dataset004_Hippocampus}"
@@ -104,7 +106,15 @@ elif [ "$DC_NNUNET" = 1 ]; then
 fi
 export nnUNet_extTrainer=$REPO/scripts/device_check/nnunet_trainers
 export nnUNet_compile=$DC_NNUNET_COMPILE
-[ "$MODE" = dry ] && export nnUNet_n_proc_DA=${nnUNet_n_proc_DA:-2}
+NP=$(nproc)
+NN_PREDICT_PROCS=()
+if [ "$MODE" = dry ]; then
+    # nnU-Net spawns worker processes (data augmentation, export: 8 by default), each importing
+    # torch; on 2 CPUs that start-up is most of a dry run. No workers: the same code paths.
+    export nnUNet_n_proc_DA=0 nnUNet_def_n_proc=1
+    NP=1
+    NN_PREDICT_PROCS=(-npp 1 -nps 1)
+fi
 
 # entry MODULE FUNCTION: the command line of an nnU-Net console command, run by this Python (as an
 # array in ENTRY, since `timeout` runs programs, not shell functions).
@@ -119,7 +129,6 @@ if ! "$PY" "$REPO/scripts/device_check/subset.py" "$DC_DATA" "$RAW" "$DC_TRAIN_C
     exit 2
 fi
 export nnUNet_raw=$W/raw
-NP=$(nproc)
 # nnU-Net's folders of one tool (rs, nn) and one results folder (speed, acc, mednext), as `env`
 # command prefixes.
 RS_SPEED=(env "nnUNet_preprocessed=$W/rs/pre" "nnUNet_results=$W/rs/speed")
@@ -211,7 +220,7 @@ step agreement 30 "$BIN" evaluate "$W/pred/rs_cpu_fp32" "$W/pred/rs_$DC_DEVICE" 
 if [ "$DC_NNUNET" = 1 ]; then
     entry nnunetv2.inference.predict_from_raw_data predict_entry_point
     step predict_nn 150 "${NN_ACC[@]}" "${ENTRY[@]}" -i "$RAW/imagesTs" -o "$W/pred/nn_$DC_DEVICE" -d 4 -c 3d_fullres -f 0 \
-        -tr nnUNetTrainer_DeviceCheck -device "$DC_DEVICE" --disable_progress_bar
+        -tr nnUNetTrainer_DeviceCheck -device "$DC_DEVICE" --disable_progress_bar "${NN_PREDICT_PROCS[@]}"
 fi
 
 # --- vi. the table, logs, predictions and folds into $OUT -----------------------------------------

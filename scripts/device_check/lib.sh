@@ -10,11 +10,11 @@ elapsed() { echo $(($(date +%s) - DC_STARTED)); }
 # Seconds left before the packing reserve.
 remaining() { echo $((DC_STARTED + DC_BUDGET_S - DC_PACK_RESERVE_S - $(date +%s))); }
 
-# step NAME LIMIT_S COMMAND...: runs COMMAND under `timeout` (the smaller of LIMIT_S and the time
-# left), output to $LOGS/NAME.log; records the outcome. Returns the command's status.
+# step NAME LIMIT_S COMMAND...: runs COMMAND under `timeout` (the smaller of LIMIT_S × DC_LIMIT_SCALE
+# and the time left), output to $LOGS/NAME.log; records the outcome. Returns the command's status.
 # A step that has too little time left is not started and counts as failed ("no-time").
 step() {
-    local name=$1 limit=$2
+    local name=$1 limit=$(($2 * ${DC_LIMIT_SCALE:-1}))
     shift 2
     local left
     left=$(remaining)

@@ -88,7 +88,7 @@ def stage_model(fold_dir, stage_root, tool):
             os.makedirs(target, exist_ok=True)
             shutil.copy(path, target)
     fold_target = os.path.join(target, "fold_0")
-    shutil.copytree(fold_dir, fold_target, ignore=shutil.ignore_patterns("*.safetensors", "*.pth", "*.tmp-*"))
+    shutil.copytree(fold_dir, fold_target, ignore=shutil.ignore_patterns("*.safetensors", "*.pth", "*.tmp-*", "checkpoint_best*", "checkpoint_latest*"))
     for name in os.listdir(fold_dir):
         if name.startswith("checkpoint_final") and name.endswith(".safetensors"):
             slim_safetensors(os.path.join(fold_dir, name), os.path.join(fold_target, name))
