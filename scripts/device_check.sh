@@ -108,12 +108,15 @@ export nnUNet_extTrainer=$REPO/scripts/device_check/nnunet_trainers
 export nnUNet_compile=$DC_NNUNET_COMPILE
 NP=$(nproc)
 NN_PREDICT_PROCS=()
+NN_TRAIN_ENV=()
 if [ "$MODE" = dry ]; then
     # nnU-Net spawns worker processes (data augmentation, export: 8 by default), each importing
     # torch; on 2 CPUs that start-up is most of a dry run. No workers: the same code paths.
-    export nnUNet_n_proc_DA=0 nnUNet_def_n_proc=1
+    # (nnUNet_n_proc_DA=0 only for training: the planner passes it to torch.set_num_threads.)
+    export nnUNet_def_n_proc=1
     NP=1
     NN_PREDICT_PROCS=(-npp 1 -nps 1)
+    NN_TRAIN_ENV=(nnUNet_n_proc_DA=0)
 fi
 
 # entry MODULE FUNCTION: the command line of an nnU-Net console command, run by this Python (as an
@@ -151,7 +154,8 @@ fi
 
 TRAIN_COMMON=(train -d 4 -c 3d_fullres -f 0 --device "$DC_DEVICE")
 entry nnunetv2.run.run_training run_training_entry
-NN_TRAIN=("${ENTRY[@]}" 4 3d_fullres 0 -tr nnUNetTrainer_DeviceCheck -device "$DC_DEVICE")
+NN_TRAIN=("${NN_TRAIN_ENV[@]}" "${ENTRY[@]}" 4 3d_fullres 0 -tr nnUNetTrainer_DeviceCheck
+    -device "$DC_DEVICE")
 RS_FOLD=nnUNetTrainer__nnUNetPlans__3d_fullres/fold_0
 NN_FOLD=nnUNetTrainer_DeviceCheck__nnUNetPlans__3d_fullres/fold_0
 # Fold 0 must be the same cases for both: nnU-Net uses our splits_final.json.
