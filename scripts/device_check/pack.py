@@ -138,7 +138,7 @@ def main():
     ]
     if any(staged):
         folds = os.path.join(out, "folds.tar.xz")
-        with tarfile.open(folds, "w:xz", preset=6) as tar:
+        with tarfile.open(folds, "w:xz", preset=1) as tar:  # weights hardly compress: be quick
             for tool in sorted(os.listdir(stage)):
                 tar.add(os.path.join(stage, tool), arcname=tool)
         split(folds)
