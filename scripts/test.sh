@@ -7,6 +7,9 @@
 # counted: every skip prints `SKIPPED: <test>: <reason>`, and one summary line at the end says how
 # many there were. With NNUNET_REQUIRE_SHARED_DATA=1 (.ci/run sets it) a missing ../shared/data
 # or nnU-Net venv fails those tests instead.
+#
+# Last, the dry run of the GPU check (scripts/device_check.sh --dry-run, docs/gpu.md), when the
+# whole suite runs (no arguments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -29,6 +32,12 @@ mkdir -p "$(dirname "$NNUNET_SKIP_LOG")"
 status=0
 cargo build --release --workspace --all-targets
 cargo test --release --workspace "$@" || status=$?
+
+if [ "$#" -eq 0 ]; then
+    # The GPU check's dry run: every step of scripts/device_check.sh at tiny sizes on the CPU,
+    # nnU-Net's included (docs/gpu.md); fails naming any step that failed.
+    bash scripts/device_check.sh --dry-run || status=$?
+fi
 
 skips=$(grep -c '^SKIPPED:' "$NNUNET_SKIP_LOG" || true)
 if [ "$skips" -gt 0 ]; then

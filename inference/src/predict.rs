@@ -93,6 +93,10 @@ impl Model {
         };
         let in_channels =
             (dataset.num_channels() + cascade_labels.as_ref().map_or(0, Vec::len)) as i64;
+        if options.device.is_cuda() {
+            // As nnU-Net's predictor: every tile has the patch size, so cuDNN's autotuning pays.
+            nnunet_core::tch::Cuda::cudnn_set_benchmark(true);
+        }
         let mut networks = Vec::new();
         for fold in &options.folds {
             let fold_dir = dir.join(format!("fold_{fold}"));

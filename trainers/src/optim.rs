@@ -83,19 +83,23 @@ impl Optimizer {
     /// Scales gradients so their global L2 norm is at most `max_norm` (PyTorch's
     /// `clip_grad_norm_`: coefficient `max_norm / (norm + 1e-6)`, clamped to 1). Returns the norm
     /// before clipping.
+    ///
+    /// The squared norms are summed on the gradients' device in float64 and read back once: on
+    /// a GPU, reading each parameter's norm would wait for the device once per parameter tensor.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         tch::no_grad(|| {
-            let mut total = 0.0;
+            let mut sum: Option<Tensor> = None;
             for (_, p) in &self.params {
                 let g = p.grad();
                 if g.defined() {
-                    total += g
-                        .to_kind(Kind::Double)
-                        .square()
-                        .sum(Kind::Double)
-                        .double_value(&[]);
+                    let squares = g.to_kind(Kind::Double).square().sum(Kind::Double);
+                    sum = Some(match sum {
+                        None => squares,
+                        Some(s) => s + squares,
+                    });
                 }
             }
+            let total = sum.map_or(0.0, |s| s.double_value(&[]));
             let norm = total.sqrt();
             let coef = max_norm / (norm + 1e-6);
             if coef < 1.0 {

@@ -322,6 +322,11 @@ pub fn train(
 
     // Seed libtorch so the initial weights, like the batches, follow from the seed.
     tch::manual_seed(options.seed as i64);
+    if setup.device.is_cuda() {
+        // nnU-Net's run_training: cuDNN picks the fastest convolution algorithms for the patch
+        // size on the first batches (the patch size never changes).
+        tch::Cuda::cudnn_set_benchmark(true);
+    }
     let mut vs = VarStore::new(setup.device);
     let spec = NetworkSpec {
         spatial_dims: patch.len(),
@@ -450,7 +455,14 @@ pub fn train(
         2,
         (start_epoch * iters) as u64,
     )?;
-    let mut val_batches = Prefetcher::new(val_loader, 1, 2, (start_epoch * val_iters) as u64)?;
+    // Half the workers build validation batches, as nnU-Net's validation loader (one would keep a
+    // GPU waiting through the epoch's validation batches); the batches do not depend on it.
+    let mut val_batches = Prefetcher::new(
+        val_loader,
+        (setup.workers / 2).max(1),
+        2,
+        (start_epoch * val_iters) as u64,
+    )?;
 
     let meta =
         |epoch: usize, generation: u64, log: &TrainingLog, best: Option<f64>| CheckpointMeta {
