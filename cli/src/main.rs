@@ -76,6 +76,14 @@ enum Command {
     Overlay(commands::overlay::OverlayArgs),
     /// Train and cross-validate several networks on one budget; write a table and a chart.
     Compare(commands::compare::CompareArgs),
+    /// Convert an nnU-Net v2 model folder (.pth checkpoints) into ours.
+    ImportNnunet(commands::nnunet_models::ImportArgs),
+    /// Write our model folder as an nnU-Net v2 model folder that nnUNetv2_predict loads.
+    ExportNnunet(commands::nnunet_models::ExportArgs),
+    /// Write model folders as an nnU-Net model zip (nnUNetv2_export_model_to_zip).
+    ExportModelZip(commands::nnunet_models::ExportZipArgs),
+    /// Install an nnU-Net model zip into nnUNet_results (nnUNetv2_install_pretrained_model_from_zip).
+    InstallModelZip(commands::nnunet_models::InstallZipArgs),
 }
 
 fn main() {
@@ -87,7 +95,9 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::predict::nnunet_spellings(
+        std::env::args_os().collect(),
+    ));
     let result = match cli.command {
         Command::Doctor => commands::doctor::run(),
         Command::Plugins { command } => commands::plugins::run(command),
@@ -109,6 +119,10 @@ fn main() {
         Command::FindBest(args) => commands::find_best::run(args),
         Command::Overlay(args) => commands::overlay::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::ImportNnunet(args) => commands::nnunet_models::run_import(args),
+        Command::ExportNnunet(args) => commands::nnunet_models::run_export(args),
+        Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
+        Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
