@@ -22,6 +22,21 @@ pub struct Selection {
     pub continue_prediction: bool,
 }
 
+impl Selection {
+    /// Refuses a part id out of range (before any work is done).
+    pub fn check(&self) -> Result<()> {
+        let parts = self.num_parts.max(1);
+        if self.part_id >= parts {
+            return Err(Error::Invalid(format!(
+                "--part-id {} is out of range: with --num-parts {parts} it must be 0 to {}",
+                self.part_id,
+                parts - 1
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The cases of `cases` (sorted by id) that this run predicts into `output`.
 pub fn select(
     cases: Vec<InputCase>,
@@ -30,14 +45,8 @@ pub fn select(
     file_ending: &str,
     save_probabilities: bool,
 ) -> Result<Vec<InputCase>> {
+    selection.check()?;
     let parts = selection.num_parts.max(1);
-    if selection.part_id >= parts {
-        return Err(Error::Invalid(format!(
-            "--part-id {} is out of range: with --num-parts {parts} it must be 0 to {}",
-            selection.part_id,
-            parts - 1
-        )));
-    }
     let finished = |case: &InputCase| {
         output.join(format!("{}{file_ending}", case.id)).is_file()
             && (!save_probabilities || output.join(format!("{}.npz", case.id)).is_file())

@@ -160,6 +160,12 @@ fn model_and_configuration(args: &PredictArgs) -> Result<(PathBuf, String)> {
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
+    let selection = Selection {
+        num_parts: args.num_parts,
+        part_id: args.part_id,
+        continue_prediction: args.continue_prediction,
+    };
+    selection.check()?;
     let (model_dir, configuration) = model_and_configuration(&args)?;
     let registry = super::registry_with(&args.plugins)?;
     let device = parse_device(&args.device)?;
@@ -183,11 +189,7 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         save_probabilities: args.save_probabilities,
         prev_stage: args.prev_stage,
         progress: !args.disable_progress_bar,
-        selection: Selection {
-            num_parts: args.num_parts,
-            part_id: args.part_id,
-            continue_prediction: args.continue_prediction,
-        },
+        selection,
         read_ahead: args.read_ahead,
         write_behind: args.write_behind,
     };

@@ -75,7 +75,6 @@ impl PthArchive {
                 t.storage.dtype
             )));
         }
-        // The last element the view reaches must lie inside the storage.
         let reach = t
             .shape
             .iter()
@@ -83,9 +82,8 @@ impl PthArchive {
             .try_fold(t.offset, |acc, (&n, &s)| {
                 acc.checked_add(n.saturating_sub(1).checked_mul(s)?)
             });
-        if t.shape.contains(&0) {
-            // Empty: nothing is read.
-        } else if reach.is_none_or(|r| r >= t.storage.numel) {
+        // The last element a non-empty view reaches must lie inside the storage.
+        if !t.shape.contains(&0) && reach.is_none_or(|r| r >= t.storage.numel) {
             return Err(bad(format!(
                 "view (offset {}, shape {:?}, stride {:?}) reaches past its {} elements",
                 t.offset, t.shape, t.stride, t.storage.numel
