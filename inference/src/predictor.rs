@@ -339,8 +339,15 @@ mod tests {
         assert_eq!(half.kind(), Kind::Float);
         sw.accumulate = Kind::Float;
         let float = sw.predict(&Scale(1), &image).unwrap();
-        let err = (&half - &float).abs().max().double_value(&[]);
-        // float16 keeps 11 significant bits: the logits (|x| < 6) round by at most ~0.01.
-        assert!(err > 0.0 && err < 2e-2, "max error {err}");
+        let diff = (&half - &float).abs();
+        let (max, mean) = (
+            diff.max().double_value(&[]),
+            diff.mean(Kind::Float).double_value(&[]),
+        );
+        // float16 keeps 11 significant bits; where only the Gaussian's small tails cover a
+        // voxel, the rounding of the sums is divided by a small weight and grows (as in
+        // nnU-Net, whose outputs `cli/tests/nnunet_interop.rs` compares).
+        assert!(max > 0.0 && max < 0.5, "max error {max}");
+        assert!(mean < 1e-2, "mean error {mean}");
     }
 }
