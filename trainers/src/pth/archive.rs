@@ -43,13 +43,13 @@ impl PthArchive {
             return Err(Error::invalid_file(path, "no data.pkl in the archive"));
         };
         let prefix = pkl.strip_suffix("data.pkl").unwrap_or("").to_string();
-        if let Ok(order) = read_entry(&mut zip, &format!("{prefix}byteorder"), path) {
-            if order.trim_ascii() != b"little" {
-                return Err(Error::invalid_file(
-                    path,
-                    "a big-endian checkpoint (byteorder is not little) is not supported",
-                ));
-            }
+        if let Ok(order) = read_entry(&mut zip, &format!("{prefix}byteorder"), path)
+            && order.trim_ascii() != b"little"
+        {
+            return Err(Error::invalid_file(
+                path,
+                "a big-endian checkpoint (byteorder is not little) is not supported",
+            ));
         }
         let data = read_entry(&mut zip, &pkl, path)?;
         let root = unpickle(&data).map_err(|e| Error::invalid_file(path, format!("{pkl}: {e}")))?;
