@@ -84,6 +84,14 @@ enum Command {
     /// Reuse one dataset's plans for another, for transfer learning
     /// (nnUNetv2_move_plans_between_datasets -s SOURCE -t TARGET -sp PLANS -tp NEW_PLANS).
     MovePlans(commands::move_plans::MovePlansArgs),
+    /// Convert an nnU-Net v2 model folder (.pth checkpoints) into ours.
+    ImportNnunet(commands::nnunet_models::ImportArgs),
+    /// Write our model folder as an nnU-Net v2 model folder that nnUNetv2_predict loads.
+    ExportNnunet(commands::nnunet_models::ExportArgs),
+    /// Write model folders as an nnU-Net model zip (nnUNetv2_export_model_to_zip).
+    ExportModelZip(commands::nnunet_models::ExportZipArgs),
+    /// Install an nnU-Net model zip into nnUNet_results (nnUNetv2_install_pretrained_model_from_zip).
+    InstallModelZip(commands::nnunet_models::InstallZipArgs),
 }
 
 fn main() {
@@ -119,6 +127,10 @@ fn main() {
         Command::Compare(args) => commands::compare::run(args),
         Command::Slurm { command } => commands::slurm::run(command),
         Command::MovePlans(args) => commands::move_plans::run(args),
+        Command::ImportNnunet(args) => commands::nnunet_models::run_import(args),
+        Command::ExportNnunet(args) => commands::nnunet_models::run_export(args),
+        Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
+        Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would

@@ -62,6 +62,26 @@ impl DeviceChoice {
     }
 }
 
+/// The device a `--device` value names: `auto`, `cpu`, `cuda` (the first GPU), or `cuda:N`
+/// (the N-th GPU libtorch sees, so `CUDA_VISIBLE_DEVICES` applies).
+pub fn parse_device(value: &str) -> crate::Result<Device> {
+    let lower = value.to_ascii_lowercase();
+    let Some(index) = lower.strip_prefix("cuda:") else {
+        return lower.parse::<DeviceChoice>()?.resolve();
+    };
+    let index: usize = index.parse().map_err(|_| {
+        crate::Error::Invalid(format!("device {value:?}: the GPU index must be a number"))
+    })?;
+    let count = tch::Cuda::device_count().max(0) as usize;
+    if index >= count {
+        return Err(crate::Error::Invalid(format!(
+            "device {value:?}: libtorch sees {count} CUDA device(s) (CUDA_VISIBLE_DEVICES \
+             applies; run `nnunet doctor`)"
+        )));
+    }
+    Ok(Device::Cuda(index))
+}
+
 /// One GPU as the CUDA driver describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GpuInfo {

@@ -33,7 +33,7 @@ pub mod test_data;
 pub mod trainer;
 
 pub use dataset::{Case, CaseId, Dataset, DatasetDescriptor, LabelValue};
-pub use device::{DeviceChoice, DeviceReport};
+pub use device::{DeviceChoice, DeviceReport, parse_device};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
 pub use image::{Geometry, Image, LabelMap};

@@ -2,10 +2,12 @@
 //! on the same images, one after the other on the same machine: wall time, seconds per case,
 //! peak memory of the process tree, and how far the two predictions agree.
 //!
-//! Our trained fold is exported to an nnU-Net v2 model folder by
-//! `inference/benchmarks/export_to_nnunet.py` (our checkpoints keep nnU-Net's state-dict names),
-//! so both tools run the identical network; the agreement column is the foreground-mean Dice of
-//! our segmentations scored against nnU-Net's.
+//! Our trained fold is exported to an nnU-Net v2 model folder by `nnunet export-nnunet` (our
+//! checkpoints keep nnU-Net's state-dict names), so both tools run the identical network; the
+//! agreement column is the foreground-mean Dice of our segmentations scored against nnU-Net's.
+//! With `--interop phantom3d|phantom2d` both run an nnU-Net-trained model folder of
+//! `../shared/interop` instead (ours reads its `.pth` directly; nnU-Net finds the custom trainer
+//! through `nnUNet_extTrainer`), and the time to read each fold's `.pth` is measured too.
 //!
 //! ```text
 //! cargo build --release -p nnunet-cli
@@ -13,6 +15,7 @@
 //!     [--dataset Dataset004_Hippocampus] [--configuration 3d_fullres] [--fold 0] \
 //!     [--input ../shared/data/Dataset004_Hippocampus/imagesTs] [--no-tta] \
 //!     [--precisions fp32,bf16] [--nnunet-bin /work/peer/venv/bin] [--only-ours] [--write]
+//! cargo bench -p nnunet-inference --bench predict -- --interop phantom3d [--write]
 //! ```
 //! `NNUNET_RESULTS` holds `DATASET/nnUNetTrainer__nnUNetPlans__CONFIG/fold_K` trained by us.
 //! nnU-Net runs as its README says for CPU (`-device cpu -npp 1 -nps 1`); both use all cores
@@ -37,6 +40,40 @@ struct Options {
     only_ours: bool,
     write: bool,
     scratch: PathBuf,
+    /// An nnU-Net-trained model of ../shared/interop (manifest name).
+    interop: Option<Interop>,
+}
+
+/// A model of ../shared/interop/manifest.json.
+struct Interop {
+    name: String,
+    model: PathBuf,
+    trainer: String,
+    plans: String,
+    checkpoint: String,
+}
+
+fn interop(repo: &Path, name: &str) -> Result<(Interop, serde_json::Value), String> {
+    let root = repo.join("../shared/interop");
+    let text = std::fs::read_to_string(root.join("manifest.json"))
+        .map_err(|e| format!("{}: {e}", root.join("manifest.json").display()))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let m = manifest["models"]
+        .as_array()
+        .and_then(|v| v.iter().find(|m| m["name"] == name))
+        .ok_or(format!("no model {name:?} in the interop manifest"))?
+        .clone();
+    let field = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+    Ok((
+        Interop {
+            name: name.to_string(),
+            model: root.join(field("model_folder")),
+            trainer: field("trainer"),
+            plans: field("plans"),
+            checkpoint: field("checkpoint"),
+        },
+        m,
+    ))
 }
 
 fn parse_args(repo: &Path) -> Result<Options, String> {
@@ -56,6 +93,7 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
         only_ours: false,
         write: false,
         scratch: std::env::temp_dir().join("nnunet_predict_bench"),
+        interop: None,
     };
     let mut args = std::env::args().skip(1);
     let mut input = None;
@@ -78,6 +116,21 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
             }
             "--only-ours" => o.only_ours = true,
             "--write" => o.write = true,
+            "--interop" => {
+                let (model, m) = interop(repo, &value("--interop")?)?;
+                let field = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+                o.configuration = field("configuration");
+                o.fold = m["fold"].as_u64().unwrap_or(0).to_string();
+                o.dataset = model
+                    .model
+                    .parent()
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                input = Some(repo.join("../shared/interop").join(field("inputs")));
+                o.results = model.model.join("../..");
+                o.interop = Some(model);
+            }
             _ => {} // cargo bench passes --bench
         }
     }
@@ -93,9 +146,28 @@ fn parse_args(repo: &Path) -> Result<Options, String> {
 }
 
 fn trainer_dir(results: &Path, o: &Options) -> PathBuf {
+    let (trainer, plans) = match &o.interop {
+        Some(i) => (i.trainer.as_str(), i.plans.as_str()),
+        None => ("nnUNetTrainer", "nnUNetPlans"),
+    };
     results
         .join(&o.dataset)
-        .join(format!("nnUNetTrainer__nnUNetPlans__{}", o.configuration))
+        .join(format!("{trainer}__{plans}__{}", o.configuration))
+}
+
+/// Seconds to read each fold's `.pth` (the interop model's fold).
+fn pth_read_seconds(o: &Options) -> Option<f64> {
+    let i = o.interop.as_ref()?;
+    let file = i.model.join(format!("fold_{}", o.fold)).join(&i.checkpoint);
+    let started = std::time::Instant::now();
+    let read = nnunet_trainers::pth::nnunet::read(&file).expect("read the .pth");
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "read {} ({} tensors) in {seconds:.3} s",
+        file.display(),
+        read.network.len()
+    );
+    Some(seconds)
 }
 
 fn count_cases(dir: &Path) -> usize {
@@ -134,8 +206,12 @@ fn main() {
             .arg(&o.input)
             .arg("-o")
             .arg(&out)
-            .args(["-d", &o.dataset, "-c", &o.configuration, "-f", &o.fold])
+            .args(["-c", &o.configuration, "-f", &o.fold])
             .args(["--device", "cpu", "--precision", precision]);
+        match &o.interop {
+            Some(i) => cmd.arg("-m").arg(&i.model).args(["-chk", &i.checkpoint]),
+            None => cmd.args(["-d", &o.dataset]),
+        };
         if !o.tta {
             cmd.arg("--no-tta");
         }
@@ -150,14 +226,28 @@ fn main() {
 
     let mut theirs_m: Option<Measurement> = None;
     if !o.only_ours {
-        let status = Command::new(o.nnunet_bin.join("python"))
-            .arg(repo.join("inference/benchmarks/export_to_nnunet.py"))
-            .arg(trainer_dir(&o.results, &o))
-            .arg(trainer_dir(&theirs_results, &o))
-            .arg(&o.fold)
-            .status()
-            .expect("run export_to_nnunet.py");
-        assert!(status.success(), "export_to_nnunet.py failed");
+        match &o.interop {
+            // nnU-Net reads the interop model where it is.
+            Some(_) => std::fs::create_dir_all(theirs_results.join(&o.dataset))
+                .and_then(|()| {
+                    std::os::unix::fs::symlink(
+                        trainer_dir(&o.results, &o),
+                        trainer_dir(&theirs_results, &o),
+                    )
+                })
+                .expect("link the interop model"),
+            None => {
+                let status = Command::new(repo.join("target/release/nnunet"))
+                    .arg("export-nnunet")
+                    .arg("-i")
+                    .arg(trainer_dir(&o.results, &o))
+                    .arg("-o")
+                    .arg(trainer_dir(&theirs_results, &o))
+                    .status()
+                    .expect("run nnunet export-nnunet");
+                assert!(status.success(), "nnunet export-nnunet failed");
+            }
+        }
         let mut theirs = Command::new(o.nnunet_bin.join("nnUNetv2_predict"));
         theirs
             .arg("-i")
@@ -169,6 +259,11 @@ fn main() {
         if !o.tta {
             theirs.arg("--disable_tta");
         }
+        if let Some(i) = &o.interop {
+            theirs
+                .args(["-tr", &i.trainer, "-p", &i.plans, "-chk", &i.checkpoint])
+                .env("nnUNet_extTrainer", repo.join("../shared/interop"));
+        }
         env(&mut theirs, &theirs_results);
         let m = measure(theirs).unwrap_or_else(|e| panic!("{e}"));
         println!("nnU-Net: {:.1} s, peak {:.0} MiB", m.seconds, m.peak_mib);
@@ -179,11 +274,12 @@ fn main() {
         theirs_m.as_ref()?;
         let summary = o.scratch.join(format!("agreement_{name}.json"));
         let mut eval = Command::new(repo.join("target/release/nnunet"));
-        eval.arg("evaluate")
-            .arg(&theirs_out)
-            .arg(ours_out)
-            .args(["-d", &o.dataset, "-o"])
-            .arg(&summary);
+        eval.arg("evaluate").arg(&theirs_out).arg(ours_out);
+        match &o.interop {
+            Some(i) => eval.arg("--djfile").arg(i.model.join("dataset.json")),
+            None => eval.args(["-d", &o.dataset]),
+        };
+        eval.arg("-o").arg(&summary);
         env(&mut eval, &o.results);
         measure(eval).ok()?;
         serde_json_value(&std::fs::read_to_string(&summary).ok()?, "foreground_mean")
@@ -223,10 +319,19 @@ fn main() {
             t.peak_mib
         ));
     }
+    if let Some(seconds) = pth_read_seconds(&o) {
+        table.push_str(&format!(
+            "\nReading the fold's `{}` (pure Rust, `nnunet_trainers::pth`): {seconds:.3} s.\n",
+            o.interop.as_ref().map_or("", |i| i.checkpoint.as_str())
+        ));
+    }
     println!("{table}");
     if o.write {
         let path = docs_file(env!("CARGO_MANIFEST_DIR"));
-        let key = format!("inference/predict {} {}", o.dataset, o.configuration);
+        let key = match &o.interop {
+            Some(i) => format!("inference/predict interop {}", i.name),
+            None => format!("inference/predict {} {}", o.dataset, o.configuration),
+        };
         write_section(&path, &key, &table).expect("write docs/benchmarks.md");
         println!("written to {}", path.display());
     }

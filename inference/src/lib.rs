@@ -8,12 +8,16 @@
 //! ([`validation`]), merged cross-validation results ([`crossval`]), postprocessors and their
 //! choice ([`postprocess`]), `find-best` ([`find_best`]) and overlays ([`overlay`]).
 
+pub mod case_selection;
 pub mod crossval;
 pub mod ensemble;
 pub mod evaluation;
 pub mod export;
 pub mod find_best;
+pub mod fold_weights;
 pub mod label_handling;
+pub mod model_zip;
+pub mod nnunet_folder;
 pub mod overlay;
 pub mod postprocess;
 pub mod predict;

@@ -14,7 +14,9 @@
 //! resampling) and appended to the image as one channel per foreground label
 //! ([`append_previous_stage`]), as `predict_from_files(folder_with_segs_from_prev_stage=…)`.
 
+use crate::case_selection::{self, Selection};
 use crate::export::export_prediction;
+use crate::fold_weights;
 use crate::label_handling::{LabelHandling, foreground_labels};
 use crate::predictor::SlidingWindow;
 use crate::probabilities::{LabelGrid, write_probabilities};
@@ -25,7 +27,6 @@ use nnunet_core::{
 use nnunet_planning::preprocess::ConfigurationJob;
 use nnunet_planning::preprocessed_format::CaseProperties;
 use nnunet_trainers::augment::AugmentConfig;
-use nnunet_trainers::checkpoint;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 
@@ -45,13 +46,22 @@ pub struct PredictOptions {
     pub configuration: String,
     /// Fold labels (`0`…`4`, `all`).
     pub folds: Vec<String>,
-    /// `checkpoint_final` or `checkpoint_best`.
+    /// Checkpoint name: `checkpoint_final`, `checkpoint_best`, or a file name such as
+    /// `checkpoint_best.pth` ([`crate::fold_weights::resolve`]).
     pub checkpoint: String,
     pub step_size: f64,
     pub mirroring: bool,
     pub device: Device,
     /// The networks' arithmetic ([`nnunet_core::PrecisionChoice::resolve`]).
     pub precision: Precision,
+}
+
+/// The patch axes nnU-Net mirrors at test time when the checkpoint does not say otherwise:
+/// those its training mirrored (all, or the in-plane ones of an anisotropic 3D patch).
+pub fn default_mirror_axes(patch: &[usize]) -> Result<Vec<usize>> {
+    let augment = AugmentConfig::nnunet(patch)?;
+    let offset = 3 - patch.len();
+    Ok(augment.mirror_axes.iter().map(|a| a - offset).collect())
 }
 
 /// A trained model: plans, dataset and one network per fold.
@@ -97,36 +107,43 @@ impl Model {
             // As nnU-Net's predictor: every tile has the patch size, so cuDNN's autotuning pays.
             nnunet_core::tch::Cuda::cudnn_set_benchmark(true);
         }
+        let spec = NetworkSpec {
+            spatial_dims: patch.len(),
+            in_channels,
+            num_outputs,
+            architecture,
+            deep_supervision: false,
+            options: serde_json::Value::Object(Default::default()),
+        };
         let mut networks = Vec::new();
+        // nnU-Net takes the mirroring axes of the first fold's checkpoint.
+        let mut allowed_axes = None;
         for fold in &options.folds {
             let fold_dir = dir.join(format!("fold_{fold}"));
-            let loaded = checkpoint::load(&fold_dir, &options.checkpoint)?;
-            let mut vs = VarStore::new(options.device);
-            let spec = NetworkSpec {
-                spatial_dims: patch.len(),
-                in_channels,
-                num_outputs,
-                architecture: architecture.clone(),
-                deep_supervision: false,
-                options: serde_json::Value::Object(Default::default()),
-            };
-            let network = registry.build_network(&loaded.meta.network, &vs.root(), &spec)?;
-            checkpoint::restore_network(&mut vs, &loaded.network, &fold_dir)?;
+            let file = fold_weights::resolve(&fold_dir, &options.checkpoint)?;
+            let mut loaded = fold_weights::load(registry, &file, &fold_dir, &spec, options.device)?;
             if options.precision == Precision::BFloat16 {
-                vs.bfloat16();
+                loaded.vs.bfloat16();
             }
-            networks.push((fold.clone(), vs, network));
+            if networks.is_empty() {
+                allowed_axes = loaded.mirroring_axes;
+            }
+            networks.push((fold.clone(), loaded.vs, loaded.network));
         }
         if networks.is_empty() {
             return Err(Error::Invalid("no folds to predict with".into()));
         }
-        let mirror_axes = if options.mirroring {
-            let augment = AugmentConfig::nnunet(&patch)?;
-            let offset = 3 - patch.len();
-            augment.mirror_axes.iter().map(|a| a - offset).collect()
-        } else {
-            Vec::new()
+        let mirror_axes = match (options.mirroring, allowed_axes) {
+            (false, _) => Vec::new(),
+            (true, Some(axes)) => axes,
+            (true, None) => default_mirror_axes(&patch)?,
         };
+        if let Some(&axis) = mirror_axes.iter().find(|&&a| a >= patch.len()) {
+            return Err(Error::invalid_file(
+                dir,
+                format!("mirroring axis {axis} does not exist for patch {patch:?}"),
+            ));
+        }
         let job = ConfigurationJob::new(&plans, &options.configuration, &dataset)?;
         Ok(Model {
             window: SlidingWindow {
@@ -137,6 +154,7 @@ impl Model {
                 device: options.device,
                 precision: options.precision,
                 passes_per_batch: PASSES_PER_BATCH.min(config.batch_size.unwrap_or(1)),
+                accumulate: Kind::Float,
             },
             plans,
             dataset,
@@ -163,6 +181,12 @@ impl Model {
         }
         let sum = sum.ok_or_else(|| Error::Invalid("no folds".into()))?;
         Ok(sum / self.networks.len() as f64)
+    }
+
+    /// Sums the sliding window's weighted logits in `kind`: `Kind::Half` as nnU-Net does
+    /// (reproduces its outputs), `Kind::Float` (the default) a little more precisely.
+    pub fn set_accumulation(&mut self, kind: Kind) {
+        self.window.accumulate = kind;
     }
 
     /// The plans' `transpose_forward` and `transpose_backward`.
@@ -216,6 +240,12 @@ pub struct FolderOptions {
     pub prev_stage: Option<PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
+    /// This run's share of the cases, and whether finished cases are skipped.
+    pub selection: Selection,
+    /// How many preprocessed cases may wait for the network (`-npp`); 0: 2.
+    pub read_ahead: usize,
+    /// How many predicted cases may wait for export and writing (`-nps`); 0: 2.
+    pub write_behind: usize,
 }
 
 /// Appends the previous stage's preprocessed segmentation `seg` (same voxels as one channel of
@@ -327,7 +357,14 @@ pub fn predict_folder(
     options: &FolderOptions,
 ) -> Result<Vec<PathBuf>> {
     let ending = model.dataset.file_ending.clone();
-    let cases = input_cases(input, &ending)?;
+    let cases = case_selection::select(
+        input_cases(input, &ending)?,
+        &options.selection,
+        output,
+        &ending,
+        options.save_probabilities,
+    )?;
+    let queue = |n: usize| if n == 0 { 2 } else { n };
     // One file per channel, or fewer files holding several channels (an RGB PNG is 3): more
     // files than channels is wrong before anything is read; the count read is checked per case.
     let expected = model.dataset.num_channels();
@@ -360,7 +397,8 @@ pub fn predict_folder(
 
     let written = std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
         // Reader: read + preprocess ahead of the network.
-        let (to_net, from_reader) = sync_channel::<Result<(String, Vec<f32>, CaseProperties)>>(2);
+        let (to_net, from_reader) =
+            sync_channel::<Result<(String, Vec<f32>, CaseProperties)>>(queue(options.read_ahead));
         let job = &model.job;
         let cascade_labels = model.cascade_labels.as_deref().unwrap_or_default();
         let reader = scope.spawn(move || {
@@ -374,7 +412,8 @@ pub fn predict_folder(
             }
         });
         // Writer: export + write behind the network.
-        let (to_writer, from_net) = sync_channel::<(String, Tensor, CaseProperties)>(2);
+        let (to_writer, from_net) =
+            sync_channel::<(String, Tensor, CaseProperties)>(queue(options.write_behind));
         let out_dir = output.to_path_buf();
         let ending_w = ending.clone();
         let labels = &model.labels;

@@ -31,6 +31,11 @@ pub struct SlidingWindow {
     /// run as one batch; 1 runs them one by one as nnU-Net does
     /// ([`crate::predict::PASSES_PER_BATCH`] says what `predict` uses).
     pub passes_per_batch: usize,
+    /// The kind the weighted logits, the Gaussian and the weights are summed in: `Float`, or
+    /// `Half` as nnU-Net's `predict_sliding_window_return_logits` does (its `predicted_logits`,
+    /// `n_predictions` and `compute_gaussian` are float16), which reproduces nnU-Net's outputs
+    /// to float16 rounding.
+    pub accumulate: Kind,
 }
 
 /// Every non-empty combination of `axes`, as nnU-Net enumerates them (by size, then order).
@@ -124,6 +129,18 @@ fn predict_tile(
     Ok(sum / flips.len() as f64)
 }
 
+/// The Gaussian in the accumulation kind; in float16 the values that underflow to 0 become the
+/// smallest non-zero one, as `compute_gaussian` does after its cast.
+fn accumulation_gaussian(gaussian: Tensor, kind: Kind) -> Result<Tensor> {
+    if kind == Kind::Float {
+        return Ok(gaussian);
+    }
+    let g = gaussian.f_to_kind(kind)?;
+    let nonzero = g.f_ne(0.0)?;
+    let smallest = g.f_masked_select(&nonzero)?.f_min()?;
+    Ok(g.f_where_self(&nonzero, &smallest)?)
+}
+
 impl SlidingWindow {
     /// Predicts logits `(num_outputs, *spatial)` for `image` `(C, *spatial)` (2 or 3 spatial
     /// axes). The image may be on any device; the result is on `self.device`, in float32.
@@ -169,15 +186,18 @@ impl SlidingWindow {
 
         let gaussian_vec = gaussian_importance(patch, 1.0 / 8.0, 10.0);
         let patch_i64: Vec<i64> = patch.iter().map(|&p| p as i64).collect();
-        let gaussian = Tensor::from_slice(&gaussian_vec)
-            .view(patch_i64.as_slice())
-            .to_device(self.device);
+        let gaussian = accumulation_gaussian(
+            Tensor::from_slice(&gaussian_vec)
+                .view(patch_i64.as_slice())
+                .to_device(self.device),
+            self.accumulate,
+        )?;
         let mut out_shape = vec![self.num_outputs];
         out_shape.extend(padded_shape.iter().map(|&s| s as i64));
-        let logits = Tensor::zeros(out_shape.as_slice(), (Kind::Float, self.device));
+        let logits = Tensor::zeros(out_shape.as_slice(), (self.accumulate, self.device));
         let weights = Tensor::zeros(
             &padded_shape.iter().map(|&s| s as i64).collect::<Vec<_>>()[..],
-            (Kind::Float, self.device),
+            (self.accumulate, self.device),
         );
 
         for corner in tiles(&padded_shape, &tile, self.step_size) {
@@ -215,7 +235,7 @@ impl SlidingWindow {
             };
             let _ = weight_target.f_add_(&g)?;
         }
-        let mut logits = logits / weights.f_unsqueeze(0)?;
+        let mut logits = (logits / weights.f_unsqueeze(0)?).f_to_kind(Kind::Float)?;
         // Undo the padding.
         for (axis, (&b, &s)) in before.iter().zip(&spatial).enumerate() {
             logits = logits.f_narrow(axis as i64 + 1, b as i64, s as i64)?;
@@ -271,6 +291,7 @@ mod tests {
             precision: Precision::Float32,
             // 8 passes at most 3 a batch: 3, 3 and 2
             passes_per_batch: 3,
+            accumulate: Kind::Float,
         };
         let logits = sw.predict(&Scale(2), &image).unwrap();
         assert_eq!(logits.size(), [2, 7, 13, 20]);
@@ -290,6 +311,7 @@ mod tests {
             device: Device::Cpu,
             precision: Precision::Float32,
             passes_per_batch: 1,
+            accumulate: Kind::Float,
         };
         let logits = sw.predict(&Scale(3), &image).unwrap();
         assert_eq!(logits.size(), [3, 3, 10, 9]);
@@ -298,5 +320,34 @@ mod tests {
             .max()
             .double_value(&[]);
         assert!(err < 1e-5, "max error {err}");
+    }
+
+    #[test]
+    fn float16_accumulation_rounds_as_nnunet_and_returns_float32() {
+        let image = Tensor::randn([1, 6, 10, 9], (Kind::Float, Device::Cpu));
+        let mut sw = SlidingWindow {
+            patch_size: vec![4, 8, 8],
+            step_size: 0.5,
+            mirror_axes: vec![],
+            num_outputs: 1,
+            device: Device::Cpu,
+            precision: Precision::Float32,
+            passes_per_batch: 1,
+            accumulate: Kind::Half,
+        };
+        let half = sw.predict(&Scale(1), &image).unwrap();
+        assert_eq!(half.kind(), Kind::Float);
+        sw.accumulate = Kind::Float;
+        let float = sw.predict(&Scale(1), &image).unwrap();
+        let diff = (&half - &float).abs();
+        let (max, mean) = (
+            diff.max().double_value(&[]),
+            diff.mean(Kind::Float).double_value(&[]),
+        );
+        // float16 keeps 11 significant bits; where only the Gaussian's small tails cover a
+        // voxel, the rounding of the sums is divided by a small weight and grows (as in
+        // nnU-Net, whose outputs `cli/tests/nnunet_interop.rs` compares).
+        assert!(max > 0.0 && max < 0.5, "max error {max}");
+        assert!(mean < 1e-2, "mean error {mean}");
     }
 }

@@ -20,6 +20,7 @@ pub mod patch_sampling;
 pub mod prefetch;
 pub mod preprocessed;
 pub mod progress;
+pub mod pth;
 pub mod random;
 pub mod sample;
 pub mod synthetic;

@@ -9,6 +9,7 @@ pub mod ensemble;
 pub mod find_best;
 pub mod fingerprint;
 pub mod move_plans;
+pub mod nnunet_models;
 pub mod overlay;
 pub mod plan;
 pub mod plugins;
@@ -87,18 +88,47 @@ pub fn model_folder(
     Ok((folders, dir))
 }
 
-/// nnU-Net's single-dash long flags (`-sp`), which clap cannot declare: rewritten to their
-/// double-dash form before parsing, so nnU-Net users' command lines work unchanged.
-pub const SINGLE_DASH_LONG_FLAGS: &[&str] = &["-sp", "-tp"];
+/// nnU-Net's spellings that clap cannot declare (single-dash long names such as `-sp` or
+/// `-chk`, underscores such as `--save_probabilities`), per subcommand, with ours.
+const NNUNET_SPELLINGS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "predict",
+        &[
+            ("-tr", "--trainer"),
+            ("-chk", "--checkpoint"),
+            ("-npp", "--npp"),
+            ("-nps", "--nps"),
+            ("-device", "--device"),
+            ("-step_size", "--step-size"),
+            ("-prev_stage_predictions", "--prev-stage"),
+            ("-num_parts", "--num-parts"),
+            ("-part_id", "--part-id"),
+            ("--save_probabilities", "--save-probabilities"),
+            ("--continue_prediction", "--continue-prediction"),
+            ("--disable_tta", "--no-tta"),
+            ("--disable_progress_bar", "--disable-progress-bar"),
+            ("-model", "--model"),
+        ],
+    ),
+    ("move-plans", &[("-sp", "--sp"), ("-tp", "--tp")]),
+];
 
-/// The command line with [`SINGLE_DASH_LONG_FLAGS`] rewritten to `--flag`.
+/// The command line with nnU-Net's spellings of its subcommand's options ([`NNUNET_SPELLINGS`])
+/// rewritten to ours, so nnU-Net users' command lines work unchanged.
 pub fn nnunet_style_args(
     args: impl IntoIterator<Item = std::ffi::OsString>,
 ) -> Vec<std::ffi::OsString> {
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let command = args.get(1).and_then(|a| a.to_str());
+    let Some((_, table)) = NNUNET_SPELLINGS.iter().find(|(c, _)| Some(*c) == command) else {
+        return args;
+    };
     args.into_iter()
-        .map(|arg| match arg.to_str() {
-            Some(flag) if SINGLE_DASH_LONG_FLAGS.contains(&flag) => format!("-{flag}").into(),
-            _ => arg,
+        .map(|arg| {
+            let spelled = arg
+                .to_str()
+                .and_then(|a| table.iter().find(|(theirs, _)| *theirs == a));
+            spelled.map_or(arg, |(_, ours)| std::ffi::OsString::from(ours))
         })
         .collect()
 }

@@ -2,8 +2,14 @@
 
 use anyhow::Result;
 use clap::Args;
-use nnunet_core::{DeviceChoice, PrecisionChoice};
+use nnunet_core::paths::NnunetPaths;
+use nnunet_core::tch::Kind;
+use nnunet_core::{PrecisionChoice, parse_device};
+use nnunet_inference::case_selection::Selection;
+use nnunet_inference::fold_weights::checkpoint_name;
+use nnunet_inference::nnunet_folder::configuration_of;
 use nnunet_inference::predict::{FolderOptions, Model, PredictOptions, predict_folder};
+use nnunet_trainers::experiment::trainer_folder;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -14,18 +20,24 @@ pub struct PredictArgs {
     /// Folder for the segmentations (created).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
+    /// Model folder (`Trainer__Plans__configuration`, nnunet-rs or nnU-Net v2) instead of
+    /// -d/-tr/-p/-c.
+    #[arg(short = 'm', long = "model", conflicts_with_all = ["dataset", "trainer", "plans"])]
+    pub model: Option<PathBuf>,
     #[arg(short = 'd', long)]
-    pub dataset: String,
+    pub dataset: Option<String>,
+    /// Configuration (with -m: default from the folder name).
     #[arg(short = 'c', long)]
-    pub configuration: String,
+    pub configuration: Option<String>,
     /// Folds to ensemble.
     #[arg(short = 'f', long = "folds", num_args = 1.., default_values_t = vec!["0".to_string(), "1".to_string(), "2".to_string(), "3".to_string(), "4".to_string()])]
     pub folds: Vec<String>,
-    #[arg(short = 'p', long, default_value = "nnUNetPlans")]
-    pub plans: String,
-    #[arg(long, default_value = "nnUNetTrainer")]
-    pub trainer: String,
-    /// final or best.
+    #[arg(short = 'p', long)]
+    pub plans: Option<String>,
+    /// Trainer name, any (nnU-Net: -tr).
+    #[arg(long)]
+    pub trainer: Option<String>,
+    /// final, best, or a checkpoint file name such as checkpoint_best.pth (nnU-Net: -chk).
     #[arg(long, default_value = "final")]
     pub checkpoint: String,
     #[arg(long, default_value_t = 0.5)]
@@ -41,46 +53,111 @@ pub struct PredictArgs {
     /// (CASE<ending>).
     #[arg(long = "prev-stage", value_name = "DIR")]
     pub prev_stage: Option<PathBuf>,
+    /// auto, cpu, cuda, or cuda:N (CUDA_VISIBLE_DEVICES applies).
     #[arg(long, default_value = "auto")]
-    pub device: DeviceChoice,
+    pub device: String,
     /// The network's arithmetic: auto (CUDA: fp16 autocast as nnU-Net; CPU: bfloat16 where the
     /// CPU computes it natively, else float32), fp32, bf16, or amp (CUDA fp16 autocast).
     #[arg(long, default_value = "auto")]
     pub precision: PrecisionChoice,
     #[arg(long = "plugin", value_name = "PATH")]
     pub plugins: Vec<PathBuf>,
+    /// Split the (sorted) cases into this many parts ...
+    #[arg(long, default_value_t = 1)]
+    pub num_parts: usize,
+    /// ... and predict this one (0-based): cases K, K+N, K+2N, …
+    #[arg(long, default_value_t = 0)]
+    pub part_id: usize,
+    /// Skip cases whose outputs exist (outputs are written atomically: never half-written).
+    #[arg(long)]
+    pub continue_prediction: bool,
+    /// Cases read and preprocessed ahead of the network (nnU-Net: -npp, its reader processes;
+    /// here one reader thread with this queue).
+    #[arg(long = "npp", default_value_t = 2)]
+    pub read_ahead: usize,
+    /// Predicted cases queued for export and writing (nnU-Net: -nps, its writer processes; here
+    /// one writer thread with this queue).
+    #[arg(long = "nps", default_value_t = 2)]
+    pub write_behind: usize,
+    #[arg(long)]
+    pub disable_progress_bar: bool,
+    /// What the sliding window sums the weighted logits in: fp32, or fp16 as nnU-Net does
+    /// (reproduces nnU-Net's outputs to its float16 rounding).
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "fp16"])]
+    pub accumulate: String,
+}
+
+/// The model folder and configuration the arguments name: `-m DIR [-c C]`, or
+/// `-d ID -c C [-tr T] [-p P]` under nnUNet_results.
+fn model_and_configuration(args: &PredictArgs) -> Result<(PathBuf, String)> {
+    if let Some(dir) = &args.model {
+        let configuration = match (args.configuration.clone(), configuration_of(dir)) {
+            (Some(c), _) | (None, Some(c)) => c,
+            (None, None) => anyhow::bail!(
+                "{}: give -c CONFIGURATION (the folder is not named Trainer__Plans__configuration)",
+                dir.display()
+            ),
+        };
+        return Ok((dir.clone(), configuration));
+    }
+    let (Some(dataset), Some(configuration)) = (&args.dataset, &args.configuration) else {
+        anyhow::bail!("give the model: -m MODEL_FOLDER, or -d DATASET -c CONFIGURATION");
+    };
+    let trainer = args.trainer.as_deref().unwrap_or("nnUNetTrainer");
+    let plans = args.plans.as_deref().unwrap_or("nnUNetPlans");
+    let dir = match super::model_folder(dataset, trainer, plans, configuration) {
+        Ok((_, dir)) => dir,
+        // A model installed without its data: the dataset is found among the results.
+        Err(raw_error) => {
+            let Some(results) = NnunetPaths::from_env().results else {
+                return Err(raw_error);
+            };
+            let in_results = NnunetPaths {
+                raw: Some(results.clone()),
+                ..Default::default()
+            };
+            let found =
+                nnunet_datasets::raw::find_dataset(&in_results, dataset).map_err(|_| raw_error)?;
+            let name = found.file_name().unwrap_or_default().to_string_lossy();
+            trainer_folder(&results, &name, trainer, plans, configuration)
+        }
+    };
+    Ok((dir, configuration.clone()))
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
-    let (_, model_dir) = super::model_folder(
-        &args.dataset,
-        &args.trainer,
-        &args.plans,
-        &args.configuration,
-    )?;
-    let registry = super::registry_with(&args.plugins)?;
-    let checkpoint = match args.checkpoint.as_str() {
-        "final" | "best" => format!("checkpoint_{}", args.checkpoint),
-        other => anyhow::bail!("--checkpoint must be final or best, not {other:?}"),
+    let selection = Selection {
+        num_parts: args.num_parts,
+        part_id: args.part_id,
+        continue_prediction: args.continue_prediction,
     };
-    let device = args.device.resolve()?;
+    selection.check()?;
+    let (model_dir, configuration) = model_and_configuration(&args)?;
+    let registry = super::registry_with(&args.plugins)?;
+    let device = parse_device(&args.device)?;
     let options = PredictOptions {
         model_dir,
-        configuration: args.configuration,
+        configuration,
         folds: args.folds,
-        checkpoint,
+        checkpoint: checkpoint_name(&args.checkpoint),
         step_size: args.step_size,
         mirroring: !args.no_tta,
         device,
         precision: args.precision.resolve(device)?,
     };
-    let model = Model::load(&registry, &options)?;
+    let mut model = Model::load(&registry, &options)?;
+    if args.accumulate == "fp16" {
+        model.set_accumulation(Kind::Half);
+    }
     println!("predicting on {device:?} in {}", options.precision);
     let started = std::time::Instant::now();
     let folder_options = FolderOptions {
         save_probabilities: args.save_probabilities,
         prev_stage: args.prev_stage,
-        progress: true,
+        progress: !args.disable_progress_bar,
+        selection,
+        read_ahead: args.read_ahead,
+        write_behind: args.write_behind,
     };
     let written = predict_folder(&model, &args.input, &args.output, &folder_options)?;
     println!(
