@@ -7,6 +7,10 @@
 //! Reading + preprocessing, prediction, and export + writing run on three threads joined by
 //! bounded queues, so the network does not wait for the disk.
 //!
+//! With [`FolderOptions::postprocessing`] each segmentation goes through a pipeline of
+//! postprocessors (built-in or plugin) before it is written, each given the case's
+//! probabilities in the output geometry.
+//!
 //! With [`FolderOptions::save_probabilities`] each case's probabilities are written beside its
 //! segmentation ([`crate::probabilities`]). A cascade configuration (one with a
 //! `previous_stage`) takes the previous stage's segmentation of each case from
@@ -20,13 +24,15 @@ use crate::predictor::SlidingWindow;
 use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor, nn::VarStore};
 use nnunet_core::{
-    DatasetDescriptor, Error, Network, NetworkSpec, Plans, Precision, Registry, Result, atomic,
+    DatasetDescriptor, Error, LabelMap, Network, NetworkSpec, Plans, Postprocessor, Precision,
+    Registry, Result, atomic,
 };
 use nnunet_planning::preprocess::ConfigurationJob;
 use nnunet_planning::preprocessed_format::CaseProperties;
 use nnunet_trainers::augment::AugmentConfig;
 use nnunet_trainers::checkpoint;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 /// How many of a tile's network passes (mirroring) run as one batch, at most the plans'
@@ -93,9 +99,17 @@ impl Model {
         let in_channels =
             (dataset.num_channels() + cascade_labels.as_ref().map_or(0, Vec::len)) as i64;
         let mut networks = Vec::new();
+        let mut trained_axes: Option<Vec<usize>> = None;
         for fold in &options.folds {
             let fold_dir = dir.join(format!("fold_{fold}"));
             let loaded = checkpoint::load(&fold_dir, &options.checkpoint)?;
+            // Test-time mirroring only along axes every fold was trained mirrored along.
+            if let Some(axes) = &loaded.meta.inference_allowed_mirroring_axes {
+                trained_axes = Some(match trained_axes {
+                    None => axes.clone(),
+                    Some(t) => t.into_iter().filter(|a| axes.contains(a)).collect(),
+                });
+            }
             let mut vs = VarStore::new(options.device);
             let spec = NetworkSpec {
                 spatial_dims: patch.len(),
@@ -115,12 +129,11 @@ impl Model {
         if networks.is_empty() {
             return Err(Error::Invalid("no folds to predict with".into()));
         }
-        let mirror_axes = if options.mirroring {
-            let augment = AugmentConfig::nnunet(&patch)?;
-            let offset = 3 - patch.len();
-            augment.mirror_axes.iter().map(|a| a - offset).collect()
-        } else {
-            Vec::new()
+        // The checkpoints' own axes; checkpoints that predate them get nnU-Net's default.
+        let mirror_axes = match (options.mirroring, trained_axes) {
+            (false, _) => Vec::new(),
+            (true, Some(axes)) => axes,
+            (true, None) => AugmentConfig::nnunet(&patch)?.inference_mirror_axes(),
         };
         let job = ConfigurationJob::new(&plans, &options.configuration, &dataset)?;
         Ok(Model {
@@ -158,6 +171,12 @@ impl Model {
         }
         let sum = sum.ok_or_else(|| Error::Invalid("no folds".into()))?;
         Ok(sum / self.networks.len() as f64)
+    }
+
+    /// The axes (of the patch) test-time mirroring flips: the checkpoints' own
+    /// (`inference_allowed_mirroring_axes`), none with mirroring off.
+    pub fn mirror_axes(&self) -> &[usize] {
+        &self.window.mirror_axes
     }
 
     /// The plans' `transpose_forward` and `transpose_backward`.
@@ -205,6 +224,37 @@ pub struct FolderOptions {
     pub prev_stage: Option<PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
+    /// Postprocessors applied to each segmentation before it is written (`--postprocess`);
+    /// each receives the case's probabilities.
+    pub postprocessing: Postprocessing,
+}
+
+/// A pipeline of postprocessors, shared by the writer thread.
+#[derive(Clone, Default)]
+pub struct Postprocessing(pub Arc<Vec<Box<dyn Postprocessor>>>);
+
+impl std::fmt::Debug for Postprocessing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Postprocessing({} step(s))", self.0.len())
+    }
+}
+
+impl Postprocessing {
+    pub fn new(steps: Vec<Box<dyn Postprocessor>>) -> Self {
+        Postprocessing(Arc::new(steps))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Applies every step in order to `segmentation`, with the probabilities `(C, z, y, x)`
+    /// in the same geometry.
+    pub fn apply(&self, segmentation: &mut LabelMap, probabilities: Option<&Tensor>) -> Result<()> {
+        self.0
+            .iter()
+            .try_for_each(|p| p.apply(segmentation, probabilities))
+    }
 }
 
 /// Appends the previous stage's preprocessed segmentation `seg` (same voxels as one channel of
@@ -356,6 +406,7 @@ pub fn predict_folder(
         .progress
         .then(|| indicatif::ProgressBar::new(cases.len() as u64));
     let save_probabilities = options.save_probabilities;
+    let postprocessing = &options.postprocessing;
 
     std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
         // Reader: read + preprocess ahead of the network.
@@ -380,18 +431,25 @@ pub fn predict_folder(
         let writer = scope.spawn(move || -> Result<Vec<PathBuf>> {
             let mut written = Vec::new();
             for (id, logits, properties) in from_net {
-                let exported = export_prediction(
+                let mut exported = export_prediction(
                     &logits,
                     &properties,
                     forward,
                     backward,
                     labels,
-                    save_probabilities,
+                    save_probabilities || !postprocessing.is_empty(),
                 )?;
                 drop(logits);
+                postprocessing
+                    .apply(&mut exported.segmentation, exported.probabilities.as_ref())
+                    .map_err(|e| Error::Invalid(format!("case {id}: postprocessing: {e}")))?;
                 let path = out_dir.join(format!("{id}{ending_w}"));
                 nnunet_datasets::io::write_label(&path, &exported.segmentation)?;
-                if let Some(probabilities) = &exported.probabilities {
+                if let Some(probabilities) = exported
+                    .probabilities
+                    .as_ref()
+                    .filter(|_| save_probabilities)
+                {
                     let grid = LabelGrid::of(&exported.segmentation);
                     write_probabilities(&out_dir, &id, probabilities, &grid)?;
                 }

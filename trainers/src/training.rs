@@ -6,7 +6,8 @@
 //! improves, `checkpoint_final` at the end (then `checkpoint_latest` is removed, as nnU-Net does).
 //!
 //! Everything a variant changes comes from the registry: the network, the loss expression, and
-//! the trainer's hooks (`configure`, `learning_rate`). Batches are a pure function of the seed
+//! the trainer's hooks (`configure`, `learning_rate`, `loss`, `on_epoch_end`), resolved in
+//! [`crate::resolve`] before the first epoch. Batches are a pure function of the seed
 //! and their index, so `--continue` from a checkpoint replays the same sequence.
 //!
 //! As nnU-Net: on CUDA the forward pass and the loss run under fp16 autocast with a
@@ -15,17 +16,16 @@
 //! pseudo-Dice on `sigmoid > 0.5`; a cascade configuration (`previous_stage` in the plans) gets
 //! one extra input channel per foreground label, the previous stage's segmentation as one-hot.
 
-use crate::augment::AugmentConfig;
 use crate::case_source::CaseSource;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, CheckpointMeta};
 use crate::grad_scaler::{GradScaler, GradScalerConfig};
 use crate::label_setup;
-use crate::loader::{DataLoader, LoaderConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::prefetch::Prefetcher;
 use crate::progress::{self, EpochRecord, TrainingLog};
+use crate::resolve::{AugmentationStep, DEFAULT_LOSS, ResolvedRun};
 use nnunet_core::tch::{self, Device, Kind, Tensor, nn::VarStore};
-use nnunet_core::trainer::TrainingOptions;
+use nnunet_core::trainer::{EpochControl, EpochReport, TrainingOptions};
 use nnunet_core::{DatasetDescriptor, Error, LossSpec, NetworkSpec, Plans, Registry, Result};
 use nnunet_losses::{DeepSupervisionLoss, build_loss_from_expr, downsample_target};
 use std::io::Write;
@@ -46,6 +46,8 @@ pub struct TrainingSetup {
     pub trainer: String,
     pub trainer_options: serde_json::Value,
     pub options: TrainingOptions,
+    /// Plugin augmentations, each after the built-in step it names.
+    pub augmentations: Vec<AugmentationStep>,
     pub configuration: String,
     pub fold: String,
     pub plans: Plans,
@@ -300,11 +302,9 @@ pub fn train(
         .patch_size
         .clone()
         .ok_or_else(|| missing("patch_size"))?;
-    let batch_size = match setup.options.batch_size {
-        Some(0) => return Err(Error::Invalid("batch_size must be at least 1".into())),
-        Some(b) => b,
-        None => config.batch_size.ok_or_else(|| missing("batch_size"))?,
-    };
+    // The trainer's `configure` runs first: everything below reads the options after it.
+    let run = ResolvedRun::new(registry, setup)?;
+    let (trainer, options) = (&run.trainer, &run.options);
     let architecture = config
         .architecture
         .clone()
@@ -315,10 +315,6 @@ pub fn train(
         Some(_) => Some(label_setup::foreground_labels(&setup.dataset)?),
         None => None,
     };
-
-    let trainer = (registry.trainer(&setup.trainer)?.make)(&setup.trainer_options)?;
-    let mut options = setup.options.clone();
-    trainer.configure(&mut options)?;
 
     // Seed libtorch so the initial weights, like the batches, follow from the seed.
     tch::manual_seed(options.seed as i64);
@@ -335,9 +331,9 @@ pub fn train(
     let network = registry.build_network(&setup.network, &vs.root(), &spec)?;
     let ignore_label = setup.dataset.ignore_label();
     // nnU-Net trains regions with DC_and_BCE_loss: the default softmax loss becomes dice+bce.
-    let loss_name = match (&regions, setup.loss.replace(' ', "").as_str()) {
-        (Some(_), "dice+ce") => "dice+bce".to_string(),
-        _ => setup.loss.clone(),
+    let loss_name = match (&regions, run.loss.replace(' ', "").as_str()) {
+        (Some(_), DEFAULT_LOSS) => "dice+bce".to_string(),
+        _ => run.loss.clone(),
     };
     // One loss per output resolution; the number of outputs is known after the first forward.
     let mut losses = LazyDeepSupervision {
@@ -348,7 +344,7 @@ pub fn train(
                 batch_dice: config.batch_dice.unwrap_or(false),
                 ignore_label,
                 regions: regions.is_some(),
-                options: setup.loss_options.clone(),
+                options: run.loss_options.clone(),
             },
         )?),
         wrapped: None,
@@ -359,7 +355,7 @@ pub fn train(
 
     let mut optimizer = Optimizer::new(
         &vs,
-        OptimizerConfig::from_options(&options),
+        OptimizerConfig::from_options(options),
         options.initial_lr,
     );
     let mut log = TrainingLog::default();
@@ -428,20 +424,16 @@ pub fn train(
         },
     ));
 
-    let mut augment = AugmentConfig::nnunet(&patch)?;
-    augment.use_mask_for_norm = config.use_mask_for_norm.clone().unwrap_or_default();
-    augment.regions = label_setup::target_regions(&setup.dataset)?;
-    augment.cascade_labels = cascade_labels.clone();
-    let train_loader = Arc::new(DataLoader::new(
-        train_cases,
-        LoaderConfig::training(augment.clone(), batch_size),
-        options.seed,
-    )?);
-    let val_loader = Arc::new(DataLoader::new(
-        val_cases,
-        LoaderConfig::validation(augment.clone(), batch_size),
-        options.seed.wrapping_add(1),
-    )?);
+    let (train_loader, val_loader) = run.loaders(train_cases, val_cases)?;
+    let (train_loader, val_loader) = (Arc::new(train_loader), Arc::new(val_loader));
+    let inference_mirror_axes = run.augment.inference_mirror_axes();
+    runlog.line(&format!(
+        "Batch size {}, foreground oversampling {}, augmentation {}, mirroring axes {:?}",
+        run.batch_size,
+        options.oversample_foreground,
+        if run.augment.enabled { "on" } else { "off" },
+        inference_mirror_axes
+    ));
     let iters = options.iterations_per_epoch;
     let val_iters = options.validation_iterations;
     let mut train_batches = Prefetcher::new(
@@ -459,7 +451,8 @@ pub fn train(
             epoch,
             options: options.clone(),
             network: setup.network.clone(),
-            loss: setup.loss.clone(),
+            loss: run.loss.clone(),
+            inference_allowed_mirroring_axes: Some(inference_mirror_axes.clone()),
             trainer: setup.trainer.clone(),
             configuration: setup.configuration.clone(),
             fold: setup.fold.clone(),
@@ -469,8 +462,8 @@ pub fn train(
             log: log.clone(),
         };
 
-    let epochs = options.epochs;
-    for epoch in start_epoch..epochs {
+    let mut epochs = options.epochs;
+    for epoch in start_epoch..options.epochs {
         let started = Instant::now();
         let lr = trainer.learning_rate(&options, epoch)?;
         optimizer.set_lr(lr);
@@ -603,6 +596,28 @@ pub fn train(
             )?;
         }
         progress::draw(&log, &out.join("progress.png"))?;
+        let report = EpochReport {
+            epoch,
+            epochs,
+            learning_rate: lr,
+            train_loss,
+            val_loss,
+            pseudo_dice: log
+                .epochs
+                .last()
+                .map(|r| r.pseudo_dice.clone())
+                .unwrap_or_default(),
+            ema_pseudo_dice: ema,
+            output_dir: out.clone(),
+        };
+        if trainer.on_epoch_end(&report)? == EpochControl::Stop {
+            runlog.line(&format!(
+                "Trainer {} stopped training after epoch {epoch}",
+                setup.trainer
+            ));
+            epochs = epoch + 1;
+            break;
+        }
     }
 
     let epochs_run = epochs.saturating_sub(start_epoch);

@@ -1,9 +1,12 @@
 //! `nnunet predict` (nnUNetv2_predict) and `nnunet evaluate` (nnUNetv2_evaluate_folder).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use nnunet_core::{DeviceChoice, PrecisionChoice};
-use nnunet_inference::predict::{FolderOptions, Model, PredictOptions, predict_folder};
+use nnunet_inference::postprocess::{PostprocessingFile, build_steps};
+use nnunet_inference::predict::{
+    FolderOptions, Model, Postprocessing, PredictOptions, predict_folder,
+};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -49,6 +52,44 @@ pub struct PredictArgs {
     pub precision: PrecisionChoice,
     #[arg(long = "plugin", value_name = "PATH")]
     pub plugins: Vec<PathBuf>,
+    /// Apply the postprocessing of a postprocessing.json (its `postprocessors`, built-in or
+    /// plugin) to every segmentation; without FILE, the model folder's own postprocessing.json.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub postprocess: Option<PathBuf>,
+}
+
+/// The postprocessing `--postprocess` asks for, built from the registry.
+fn postprocessing(
+    registry: &nnunet_core::Registry,
+    requested: Option<&std::path::Path>,
+    model_dir: &std::path::Path,
+) -> Result<Postprocessing> {
+    let Some(file) = requested else {
+        return Ok(Postprocessing::default());
+    };
+    let file = if file.as_os_str().is_empty() {
+        model_dir.join("postprocessing.json")
+    } else {
+        file.to_path_buf()
+    };
+    let pipeline = PostprocessingFile::read(&file)?;
+    let steps = build_steps(registry, &pipeline.postprocessors)
+        .with_context(|| format!("{}: building its postprocessors", file.display()))?;
+    println!(
+        "postprocessing with {} from {}",
+        if steps.is_empty() {
+            "nothing".to_string()
+        } else {
+            pipeline
+                .postprocessors
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" → ")
+        },
+        file.display()
+    );
+    Ok(Postprocessing::new(steps))
 }
 
 pub fn run_predict(args: PredictArgs) -> Result<()> {
@@ -74,13 +115,20 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         device,
         precision: args.precision.resolve(device)?,
     };
+    let postprocessing =
+        postprocessing(&registry, args.postprocess.as_deref(), &options.model_dir)?;
     let model = Model::load(&registry, &options)?;
-    println!("predicting on {device:?} in {}", options.precision);
+    println!(
+        "predicting on {device:?} in {}, test-time mirroring along axes {:?}",
+        options.precision,
+        model.mirror_axes()
+    );
     let started = std::time::Instant::now();
     let folder_options = FolderOptions {
         save_probabilities: args.save_probabilities,
         prev_stage: args.prev_stage,
         progress: true,
+        postprocessing,
     };
     let written = predict_folder(&model, &args.input, &args.output, &folder_options)?;
     println!(

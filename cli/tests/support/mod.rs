@@ -111,3 +111,14 @@ pub fn shared_data() -> Option<PathBuf> {
         .canonicalize()
         .ok()
 }
+
+/// The fixture plugin `plugins/fixtures/sdk`, built beside the `nnunet` binary.
+pub fn fixture_plugin() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_nnunet")).with_file_name("libnnunet_fixture_sdk.so");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release -p nnunet-fixture-sdk",
+        path.display()
+    );
+    path
+}
