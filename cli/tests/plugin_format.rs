@@ -13,22 +13,6 @@ use nnunet_inference::probabilities::read_probability_array;
 use std::path::{Path, PathBuf};
 use support::{Sandbox, brief_train_args, fixture_plugin};
 
-/// Runs `nnunet ARGS` with the fixture plugin in `NNUNET_PLUGINS`, asserting success.
-fn run_with_plugin(sandbox: &Sandbox, args: &[&str]) -> String {
-    let out = sandbox
-        .command("res", args)
-        .env("NNUNET_PLUGINS", fixture_plugin())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "nnunet {args:?} failed:\n{text}");
-    text
-}
-
 /// Rewrites every PNG of the phantom as `.vox` through the plugin, and points dataset.json
 /// at it.
 fn convert_to_vox(dataset: &Path) {
@@ -82,13 +66,13 @@ fn a_plugin_format_goes_through_every_stage_and_plugin_postprocessing_uses_proba
     let dataset = sandbox.path().join("raw/Dataset901_Phantom2D");
     convert_to_vox(&dataset);
 
-    let out = run_with_plugin(&sandbox, &["verify", "-d", "901"]);
+    let out = sandbox.run_with_fixture(&["verify", "-d", "901"]);
     assert!(!out.contains("error"), "{out}");
-    run_with_plugin(&sandbox, &["plan-and-preprocess", "-d", "901", "-c", "2d"]);
+    sandbox.run_with_fixture(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
     let train = brief_train_args("901", "2d", "0", 1, 2);
     let mut train: Vec<&str> = train.iter().map(String::as_str).collect();
     train.push("--no-validation");
-    run_with_plugin(&sandbox, &train);
+    sandbox.run_with_fixture(&train);
 
     let (images, labels) = (dataset.join("imagesTs"), dataset.join("labelsTs"));
     let plain = sandbox.path().join("pred");
@@ -110,7 +94,7 @@ fn a_plugin_format_goes_through_every_stage_and_plugin_postprocessing_uses_proba
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_with_plugin(&sandbox, &args)
+        sandbox.run_with_fixture(&args)
     };
     predict(&plain, &["--save-probabilities"]);
     let predictions = vox_files(&plain);
@@ -121,29 +105,23 @@ fn a_plugin_format_goes_through_every_stage_and_plugin_postprocessing_uses_proba
             read_label(&reference).unwrap().shape
         );
     }
-    let out = run_with_plugin(
-        &sandbox,
-        &["evaluate", &s(&labels), &s(&plain), "-d", "901"],
-    );
+    let out = sandbox.run_with_fixture(&["evaluate", &s(&labels), &s(&plain), "-d", "901"]);
     assert!(out.contains("foreground mean Dice"), "{out}");
     assert!(plain.join("summary.json").is_file());
     let overlays = sandbox.path().join("overlays");
-    run_with_plugin(
-        &sandbox,
-        &[
-            "overlay",
-            "-i",
-            &s(&images),
-            "-g",
-            &s(&labels),
-            "-p",
-            &s(&plain),
-            "-o",
-            &s(&overlays),
-            "-d",
-            "901",
-        ],
-    );
+    sandbox.run_with_fixture(&[
+        "overlay",
+        "-i",
+        &s(&images),
+        "-g",
+        &s(&labels),
+        "-p",
+        &s(&plain),
+        "-o",
+        &s(&overlays),
+        "-d",
+        "901",
+    ]);
     assert!(std::fs::read_dir(&overlays).unwrap().count() >= 2);
 
     // Plugin postprocessing: the threshold is the median of case 0's top foreground

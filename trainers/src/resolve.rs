@@ -32,6 +32,9 @@ pub struct AugmentationStep {
 
 /// A run after its trainer's `configure`.
 pub struct ResolvedRun {
+    /// The configuration's patch size and architecture, from the plans.
+    pub patch: Vec<usize>,
+    pub architecture: nnunet_core::ArchitectureSpec,
     pub trainer: Box<dyn Trainer>,
     /// The options after `configure`: what the loop, the loaders and the checkpoints use.
     pub options: TrainingOptions,
@@ -61,6 +64,10 @@ impl ResolvedRun {
             .patch_size
             .clone()
             .ok_or_else(|| missing("patch_size"))?;
+        let architecture = config
+            .architecture
+            .clone()
+            .ok_or_else(|| missing("architecture"))?;
         let batch_size = match options.batch_size {
             Some(0) => return Err(Error::Invalid("batch_size must be at least 1".into())),
             Some(b) => b,
@@ -89,6 +96,8 @@ impl ResolvedRun {
         };
         augment.plugins = plugin_steps(registry, &setup.augmentations)?;
         Ok(ResolvedRun {
+            patch,
+            architecture,
             trainer,
             options,
             batch_size,

@@ -292,23 +292,10 @@ pub fn train(
     let out = &setup.output_dir;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let config = setup.plans.configuration(&setup.configuration)?;
-    let missing = |what: &str| {
-        Error::Invalid(format!(
-            "plans {}: configuration {} has no {what}",
-            setup.plans.plans_name, setup.configuration
-        ))
-    };
-    let patch = config
-        .patch_size
-        .clone()
-        .ok_or_else(|| missing("patch_size"))?;
     // The trainer's `configure` runs first: everything below reads the options after it.
     let run = ResolvedRun::new(registry, setup)?;
     let (trainer, options) = (&run.trainer, &run.options);
-    let architecture = config
-        .architecture
-        .clone()
-        .ok_or_else(|| missing("architecture"))?;
+    let (patch, architecture) = (&run.patch, run.architecture.clone());
     // Regions: one sigmoid output per region; cascade: one-hot inputs per foreground label.
     let regions = label_setup::foreground_regions(&setup.dataset)?;
     let cascade_labels = match &config.previous_stage {
@@ -465,7 +452,7 @@ pub fn train(
     let mut epochs = options.epochs;
     for epoch in start_epoch..options.epochs {
         let started = Instant::now();
-        let lr = trainer.learning_rate(&options, epoch)?;
+        let lr = trainer.learning_rate(options, epoch)?;
         optimizer.set_lr(lr);
         runlog.line(&format!("Epoch {epoch}"));
         runlog.line(&format!("Current learning rate: {lr:.5}"));

@@ -38,7 +38,19 @@ impl Sandbox {
 
     /// Runs `nnunet ARGS` (results in `<root>/<results>`), asserting success; returns its output.
     pub fn run_in<S: AsRef<OsStr> + Debug>(&self, results: &str, args: &[S]) -> String {
-        let out = self.command(results, args).output().unwrap();
+        Self::succeed(self.command(results, args), args)
+    }
+
+    /// Runs `nnunet ARGS` (results in `<root>/res`) with the fixture plugin in
+    /// `NNUNET_PLUGINS`, asserting success; returns its output.
+    pub fn run_with_fixture<S: AsRef<OsStr> + Debug>(&self, args: &[S]) -> String {
+        let mut command = self.command("res", args);
+        command.env("NNUNET_PLUGINS", fixture_plugin());
+        Self::succeed(command, args)
+    }
+
+    fn succeed<S: Debug>(mut command: Command, args: &[S]) -> String {
+        let out = command.output().unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -125,3 +125,90 @@ pub(crate) fn read(io: &dyn ImageIo, path: &Path) -> Result<Image> {
     }
     Ok(image)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nnunet_core::LabelMap;
+
+    /// A reader/writer of `.rows` files: `z y x` then one value per line.
+    struct Rows;
+
+    impl ImageIo for Rows {
+        fn endings(&self) -> Vec<String> {
+            vec![".rows".into()]
+        }
+        fn read(&self, path: &Path) -> Result<Image> {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let mut numbers = text.split_whitespace().map(|v| v.parse::<f32>().unwrap());
+            let shape = [0, 1, 2].map(|_| numbers.next().unwrap() as usize);
+            Ok(Image {
+                shape,
+                channels: vec![numbers.collect()],
+                geometry: Default::default(),
+                is_2d: shape[0] == 1,
+            })
+        }
+        fn encode_image(&self, image: &Image) -> Result<Vec<u8>> {
+            let mut text = format!("{} {} {}\n", image.shape[0], image.shape[1], image.shape[2]);
+            for v in &image.channels[0] {
+                text.push_str(&format!("{v}\n"));
+            }
+            Ok(text.into_bytes())
+        }
+        fn encode_label(&self, label: &LabelMap) -> Result<Vec<u8>> {
+            self.encode_image(&Image {
+                shape: label.shape,
+                channels: vec![label.data.iter().map(|&v| v as f32).collect()],
+                geometry: label.geometry.clone(),
+                is_2d: label.is_2d,
+            })
+        }
+    }
+
+    #[test]
+    fn an_installed_format_is_read_and_written_through_the_common_functions() {
+        install("RowsIO", Box::new(Rows)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("case_001.ROWS");
+        assert_eq!(super::super::file_ending(&path), Some(".rows"));
+        let label = LabelMap {
+            shape: [1, 2, 3],
+            data: vec![0, 1, 2, 2, 1, 0],
+            geometry: Default::default(),
+            is_2d: true,
+        };
+        super::super::write_label(&path, &label).unwrap();
+        assert_eq!(super::super::read_label(&path).unwrap(), label);
+        let image = super::super::read_image(&[&path]).unwrap();
+        assert_eq!(image.channels[0], vec![0.0, 1.0, 2.0, 2.0, 1.0, 0.0]);
+
+        check_override("RowsIO", ".rows").unwrap();
+        check_override("SimpleITKIO", ".nii.gz").unwrap();
+        let err = check_override("RowsIO", ".png").unwrap_err().to_string();
+        assert!(
+            err.contains("not the dataset's file_ending \".png\""),
+            "{err}"
+        );
+        let err = check_override("MhaIO", ".mha").unwrap_err().to_string();
+        assert!(err.contains("\"MhaIO\" is not a reader/writer we know") && err.contains("RowsIO"));
+        assert!(install("Bad", Box::new(NoDot)).is_err());
+    }
+
+    struct NoDot;
+
+    impl ImageIo for NoDot {
+        fn endings(&self) -> Vec<String> {
+            vec!["rows".into()]
+        }
+        fn read(&self, _: &Path) -> Result<Image> {
+            unreachable!()
+        }
+        fn encode_image(&self, _: &Image) -> Result<Vec<u8>> {
+            unreachable!()
+        }
+        fn encode_label(&self, _: &LabelMap) -> Result<Vec<u8>> {
+            unreachable!()
+        }
+    }
+}
