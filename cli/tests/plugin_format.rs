@@ -66,8 +66,16 @@ fn a_plugin_format_goes_through_every_stage_and_plugin_postprocessing_uses_proba
     let dataset = sandbox.path().join("raw/Dataset901_Phantom2D");
     convert_to_vox(&dataset);
 
-    let out = sandbox.run_with_fixture(&["verify", "-d", "901"]);
-    assert!(!out.contains("error"), "{out}");
+    // Without the plugin the dataset is refused, naming the reader/writer.
+    let out = sandbox.command("res", &["verify", "-d", "901"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("\"VoxIO\" is not a reader/writer we know"),
+        "{text}"
+    );
+    // verify exits non-zero on any error, e.g. a file ending it cannot read
+    sandbox.run_with_fixture(&["verify", "-d", "901"]);
     sandbox.run_with_fixture(&["plan-and-preprocess", "-d", "901", "-c", "2d"]);
     let train = brief_train_args("901", "2d", "0", 1, 2);
     let mut train: Vec<&str> = train.iter().map(String::as_str).collect();
