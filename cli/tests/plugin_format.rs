@@ -67,7 +67,10 @@ fn a_plugin_format_goes_through_every_stage_and_plugin_postprocessing_uses_proba
     convert_to_vox(&dataset);
 
     // Without the plugin the dataset is refused, naming the reader/writer.
-    let out = sandbox.command("res", &["verify", "-d", "901"]).output().unwrap();
+    let out = sandbox
+        .command("res", &["verify", "-d", "901"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!out.status.success(), "{text}");
     assert!(

@@ -1,6 +1,7 @@
 //! Trainer variants are honoured: a plugin trainer named in an experiment TOML sets the batch
 //! size, the foreground oversampling and mirroring, and the batches the run samples show each
-//! (batch shape, foreground in every forced sample, no flipped sample); nnU-Net's
+//! (batch shape, foreground in every forced sample, no flipped sample), and its `on_epoch_end`
+//! ends training early; nnU-Net's
 //! `-tr nnUNetTrainer_5epochs_NoMirroring` trains 5 epochs and saves no mirroring axes, which
 //! predict then uses.
 
@@ -33,9 +34,10 @@ workers = 2
 batch_size = 5
 oversample_foreground = 0.66
 mirroring = false
+stop_after = 0
 
 [training]
-epochs = 1
+epochs = 3
 iterations_per_epoch = 2
 validation_iterations = 1
 
@@ -95,7 +97,8 @@ fn a_plugin_trainer_sets_batch_size_oversampling_and_mirroring() {
     let file = sandbox.path().join("experiment.toml");
     std::fs::write(&file, experiment_toml(&plugin)).unwrap();
 
-    // The run trains with the variant's settings and saves no mirroring axes.
+    // The run trains with the variant's settings and saves no mirroring axes; the variant's
+    // on_epoch_end stops it after the first of 3 epochs.
     let out = sandbox.run(&["run", file.to_str().unwrap()]);
     assert!(out.contains("fold 0: 1 epoch(s) run"), "{out}");
     let fold = sandbox
@@ -113,6 +116,11 @@ fn a_plugin_trainer_sets_batch_size_oversampling_and_mirroring() {
         log.contains("Batch size 5, foreground oversampling 0.66") && log.contains("axes []"),
         "{log}"
     );
+    assert!(
+        log.contains("Trainer fixture-variant stopped training after epoch 0"),
+        "{log}"
+    );
+    assert_eq!(meta["epoch"], 1);
 
     // The batches the run samples, rebuilt in this process from the same TOML.
     let experiment = Experiment::from_toml_file(&file).unwrap();
