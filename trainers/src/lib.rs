@@ -22,6 +22,7 @@ pub mod patch_sampling;
 pub mod prefetch;
 pub mod preprocessed;
 pub mod progress;
+mod pseudo_dice;
 pub mod random;
 pub mod resolve;
 pub mod sample;
