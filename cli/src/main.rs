@@ -104,6 +104,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse_from(commands::nnunet_style_args(std::env::args_os()));
+    if let Err(error) = commands::load_env_plugins() {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
     let result = match cli.command {
         Command::Doctor => commands::doctor::run(),
         Command::Plugins { command } => commands::plugins::run(command),

@@ -2,8 +2,9 @@
 //!
 //! Everything a plugin author needs, and nothing more:
 //!
-//! * the six component traits — [`Dataset`], [`Planner`], [`Network`], [`Loss`], [`Trainer`],
-//!   [`Postprocessor`] — and the spec types their constructors receive;
+//! * the component traits — [`Dataset`], [`Planner`], [`Network`], [`Loss`], [`Trainer`],
+//!   [`Postprocessor`], [`Augmentation`], [`ImageIo`] — and the spec types their constructors
+//!   receive;
 //! * the shared data types that flow between pipeline stages: images and label maps with their
 //!   geometry ([`image`]), the `dataset.json` model ([`dataset`]), the dataset fingerprint
 //!   ([`fingerprint`]) and the plans file ([`plans`]), each in nnU-Net v2's own JSON shape;
@@ -15,11 +16,13 @@
 //! `nnunet_core::export_plugin!(MyPlugin);`. See `plugins/examples/tversky` for a worked example.
 
 pub mod atomic;
+pub mod augmentation;
 pub mod dataset;
 pub mod device;
 pub mod error;
 pub mod fingerprint;
 pub mod image;
+pub mod image_io;
 pub mod loss;
 pub mod network;
 pub mod paths;
@@ -32,11 +35,13 @@ pub mod registry;
 pub mod test_data;
 pub mod trainer;
 
+pub use augmentation::{Augmentation, AugmentationStage, Sample};
 pub use dataset::{Case, CaseId, Dataset, DatasetDescriptor, LabelValue};
 pub use device::{DeviceChoice, DeviceReport, parse_device};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
 pub use image::{Geometry, Image, LabelMap};
+pub use image_io::ImageIo;
 pub use loss::{Loss, LossSpec};
 pub use network::{Network, NetworkSpec};
 pub use planner::{PlanOptions, Planner};
@@ -45,7 +50,9 @@ pub use plugin::{BuildFingerprint, LoadedPlugin, PluginHeader, load_plugin};
 pub use postprocess::Postprocessor;
 pub use precision::{Precision, PrecisionChoice};
 pub use registry::{BuiltIn, Component, ComponentKind, Origin, Plugin, Registry};
-pub use trainer::{Trainer, TrainingOptions};
+pub use trainer::{
+    AugmentationOptions, EpochControl, EpochReport, Trainer, TrainerLoss, TrainingOptions,
+};
 
 #[doc(hidden)]
 pub use inventory;

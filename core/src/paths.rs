@@ -39,3 +39,22 @@ impl NnunetPaths {
         ]
     }
 }
+
+/// nnU-Net's model folder name `<trainer>__<plans>__<configuration>`, after the trainer name as
+/// given (`nnUNetTrainer_5epochs_NoMirroring__nnUNetPlans__2d`).
+pub fn trainer_folder_name(trainer: &str, plans: &str, configuration: &str) -> String {
+    format!("{trainer}__{plans}__{configuration}")
+}
+
+/// `<results>/<dataset>/<trainer>__<plans>__<configuration>`.
+pub fn trainer_folder(
+    results: &std::path::Path,
+    dataset: &str,
+    trainer: &str,
+    plans: &str,
+    configuration: &str,
+) -> PathBuf {
+    results
+        .join(dataset)
+        .join(trainer_folder_name(trainer, plans, configuration))
+}

@@ -7,8 +7,10 @@
 //! makes a panic inside a plugin come back as an error instead of aborting the host.
 
 use crate::plugin::guard;
+use crate::plugin::guarded::{GuardedAugmentation, GuardedImageIo};
 use crate::plugin::guarded::{GuardedDataset, GuardedLoss, GuardedNetwork, GuardedPlanner};
 use crate::plugin::guarded::{GuardedPostprocessor, GuardedTrainer};
+use crate::{Augmentation, ImageIo};
 use crate::{Dataset, Error, Loss, LossSpec, Network, NetworkSpec, Planner, Postprocessor};
 use crate::{Result, Trainer};
 use std::collections::BTreeMap;
@@ -27,6 +29,8 @@ pub type TrainerCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Trainer>> + Send +
 pub type PlannerCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Planner>> + Send + Sync>;
 pub type PostprocessorCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Postprocessor>> + Send + Sync>;
 pub type DatasetFormatCtor = Arc<dyn Fn(&Path) -> Result<Box<dyn Dataset>> + Send + Sync>;
+pub type AugmentationCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Augmentation>> + Send + Sync>;
+pub type ImageIoCtor = Arc<dyn Fn() -> Result<Box<dyn ImageIo>> + Send + Sync>;
 
 /// The kinds of component a registry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,16 +41,20 @@ pub enum ComponentKind {
     Planner,
     Postprocessor,
     DatasetFormat,
+    Augmentation,
+    ImageIo,
 }
 
 impl ComponentKind {
-    pub const ALL: [ComponentKind; 6] = [
+    pub const ALL: [ComponentKind; 8] = [
         ComponentKind::Network,
         ComponentKind::Loss,
         ComponentKind::Trainer,
         ComponentKind::Planner,
         ComponentKind::Postprocessor,
         ComponentKind::DatasetFormat,
+        ComponentKind::Augmentation,
+        ComponentKind::ImageIo,
     ];
 
     /// The plural, for headings ("losses:").
@@ -58,6 +66,8 @@ impl ComponentKind {
             ComponentKind::Planner => "planners",
             ComponentKind::Postprocessor => "postprocessors",
             ComponentKind::DatasetFormat => "dataset formats",
+            ComponentKind::Augmentation => "augmentations",
+            ComponentKind::ImageIo => "image readers/writers",
         }
     }
 
@@ -69,6 +79,8 @@ impl ComponentKind {
             ComponentKind::Planner => "planner",
             ComponentKind::Postprocessor => "postprocessor",
             ComponentKind::DatasetFormat => "dataset format",
+            ComponentKind::Augmentation => "augmentation",
+            ComponentKind::ImageIo => "image reader/writer",
         }
     }
 }
@@ -185,6 +197,8 @@ pub struct Registry {
     planners: Table<PlannerCtor>,
     postprocessors: Table<PostprocessorCtor>,
     dataset_formats: Table<DatasetFormatCtor>,
+    augmentations: Table<AugmentationCtor>,
+    image_ios: Table<ImageIoCtor>,
     plugins: Vec<PathBuf>,
 }
 
@@ -207,6 +221,8 @@ impl Registry {
             planners: Table::new(ComponentKind::Planner),
             postprocessors: Table::new(ComponentKind::Postprocessor),
             dataset_formats: Table::new(ComponentKind::DatasetFormat),
+            augmentations: Table::new(ComponentKind::Augmentation),
+            image_ios: Table::new(ComponentKind::ImageIo),
             plugins: Vec::new(),
         }
     }
@@ -330,6 +346,34 @@ impl Registry {
             .insert(&self.origin, name, description, make)
     }
 
+    /// A data-augmentation transform for the training pipeline's worker threads.
+    pub fn add_augmentation<F>(&mut self, name: &str, description: &str, make: F) -> Result<()>
+    where
+        F: Fn(&Options) -> Result<Box<dyn Augmentation>> + Send + Sync + 'static,
+    {
+        let label = format!("augmentation {name}");
+        let make: AugmentationCtor = Arc::new(move |options| {
+            let inner = guard(&label, || make(options))?;
+            Ok(Box::new(GuardedAugmentation::new(&label, inner)) as Box<dyn Augmentation>)
+        });
+        self.augmentations
+            .insert(&self.origin, name, description, make)
+    }
+
+    /// An image reader/writer; `name` is what `dataset.json`'s `overwrite_image_reader_writer`
+    /// gives to choose it.
+    pub fn add_image_io<F>(&mut self, name: &str, description: &str, make: F) -> Result<()>
+    where
+        F: Fn() -> Result<Box<dyn ImageIo>> + Send + Sync + 'static,
+    {
+        let label = format!("image reader/writer {name}");
+        let make: ImageIoCtor = Arc::new(move || {
+            let inner = guard(&label, &make)?;
+            Ok(Box::new(GuardedImageIo::new(&label, inner)) as Box<dyn ImageIo>)
+        });
+        self.image_ios.insert(&self.origin, name, description, make)
+    }
+
     pub fn network(&self, name: &str) -> Result<&Component<NetworkCtor>> {
         self.networks.get(name)
     }
@@ -347,6 +391,21 @@ impl Registry {
     }
     pub fn dataset_format(&self, name: &str) -> Result<&Component<DatasetFormatCtor>> {
         self.dataset_formats.get(name)
+    }
+    pub fn augmentation(&self, name: &str) -> Result<&Component<AugmentationCtor>> {
+        self.augmentations.get(name)
+    }
+    pub fn image_io(&self, name: &str) -> Result<&Component<ImageIoCtor>> {
+        self.image_ios.get(name)
+    }
+
+    /// Every registered image reader/writer, built: `(name, reader/writer)` by name.
+    pub fn build_image_ios(&self) -> Result<Vec<(String, Box<dyn ImageIo>)>> {
+        self.image_ios
+            .entries
+            .values()
+            .map(|c| Ok((c.name.clone(), (c.make)()?)))
+            .collect()
     }
 
     /// Builds the named network with its parameters under `path`.
@@ -373,6 +432,8 @@ impl Registry {
         all.extend(self.planners.describe());
         all.extend(self.postprocessors.describe());
         all.extend(self.dataset_formats.describe());
+        all.extend(self.augmentations.describe());
+        all.extend(self.image_ios.describe());
         all
     }
 }

@@ -183,6 +183,12 @@ fn read_declared(json_path: &Path, findings: &mut Findings) -> Option<Declared> 
         }
         None => None,
     };
+    if let (Some(serde_json::Value::String(name)), Some(ending)) =
+        (json.get("overwrite_image_reader_writer"), &file_ending)
+        && let Err(e) = crate::io::plugin_io::check_override(name, ending)
+    {
+        findings.error(json_path, e.to_string());
+    }
     let channels = json.get("channel_names").or_else(|| json.get("modality"));
     let num_channels = match channels {
         Some(serde_json::Value::Object(map)) => {

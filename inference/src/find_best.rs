@@ -30,7 +30,7 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// `<trainer>__<plans>__<configuration>`, the model folder's name.
     pub fn identifier(&self) -> String {
-        format!("{}__{}__{}", self.trainer, self.plans, self.configuration)
+        nnunet_core::paths::trainer_folder_name(&self.trainer, &self.plans, &self.configuration)
     }
 }
 

@@ -62,7 +62,7 @@ pub fn resolve(fold_dir: &Path, name: &str) -> Result<CheckpointFile> {
 pub struct FoldNetwork {
     pub vs: VarStore,
     pub network: Box<dyn Network>,
-    /// For an nnU-Net checkpoint: the mirroring axes it allows (of the patch).
+    /// The mirroring axes the checkpoint allows at inference (of the patch), when it says.
     pub mirroring_axes: Option<Vec<usize>>,
 }
 
@@ -78,7 +78,8 @@ pub fn load(
         CheckpointFile::Ours(name) => {
             let loaded = checkpoint::load(fold_dir, name)?;
             let source = checkpoint::paths(fold_dir, name).0;
-            (loaded.meta.network, loaded.network, None, source)
+            let axes = loaded.meta.inference_allowed_mirroring_axes;
+            (loaded.meta.network, loaded.network, axes, source)
         }
         CheckpointFile::Pth(path) => {
             let loaded = pth::nnunet::read(path)?;

@@ -7,6 +7,10 @@
 //! Reading + preprocessing, prediction, and export + writing run on three threads joined by
 //! bounded queues, so the network does not wait for the disk.
 //!
+//! With [`FolderOptions::postprocessing`] each segmentation goes through a pipeline of
+//! postprocessors (built-in or plugin) before it is written, each given the case's
+//! probabilities in the output geometry.
+//!
 //! With [`FolderOptions::save_probabilities`] each case's probabilities are written beside its
 //! segmentation ([`crate::probabilities`]). A cascade configuration (one with a
 //! `previous_stage`) takes the previous stage's segmentation of each case from
@@ -22,12 +26,14 @@ use crate::predictor::SlidingWindow;
 use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor, nn::VarStore};
 use nnunet_core::{
-    DatasetDescriptor, Error, Network, NetworkSpec, Plans, Precision, Registry, Result, atomic,
+    DatasetDescriptor, Error, LabelMap, Network, NetworkSpec, Plans, Postprocessor, Precision,
+    Registry, Result, atomic,
 };
 use nnunet_planning::preprocess::ConfigurationJob;
 use nnunet_planning::preprocessed_format::CaseProperties;
 use nnunet_trainers::augment::AugmentConfig;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 /// How many of a tile's network passes (mirroring) run as one batch, at most the plans'
@@ -189,6 +195,12 @@ impl Model {
         self.window.accumulate = kind;
     }
 
+    /// The axes (of the patch) test-time mirroring flips: the checkpoints' own
+    /// (`inference_allowed_mirroring_axes`), none with mirroring off.
+    pub fn mirror_axes(&self) -> &[usize] {
+        &self.window.mirror_axes
+    }
+
     /// The plans' `transpose_forward` and `transpose_backward`.
     pub fn transposes(&self) -> Result<([usize; 3], [usize; 3])> {
         let arr = |v: &[usize], what: &str| -> Result<[usize; 3]> {
@@ -246,6 +258,37 @@ pub struct FolderOptions {
     pub read_ahead: usize,
     /// How many predicted cases may wait for export and writing (`-nps`); 0: 2.
     pub write_behind: usize,
+    /// Postprocessors applied to each segmentation before it is written (`--postprocess`);
+    /// each receives the case's probabilities.
+    pub postprocessing: Postprocessing,
+}
+
+/// A pipeline of postprocessors, shared by the writer thread.
+#[derive(Clone, Default)]
+pub struct Postprocessing(pub Arc<Vec<Box<dyn Postprocessor>>>);
+
+impl std::fmt::Debug for Postprocessing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Postprocessing({} step(s))", self.0.len())
+    }
+}
+
+impl Postprocessing {
+    pub fn new(steps: Vec<Box<dyn Postprocessor>>) -> Self {
+        Postprocessing(Arc::new(steps))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Applies every step in order to `segmentation`, with the probabilities `(C, z, y, x)`
+    /// in the same geometry.
+    pub fn apply(&self, segmentation: &mut LabelMap, probabilities: Option<&Tensor>) -> Result<()> {
+        self.0
+            .iter()
+            .try_for_each(|p| p.apply(segmentation, probabilities))
+    }
 }
 
 /// Appends the previous stage's preprocessed segmentation `seg` (same voxels as one channel of
@@ -394,6 +437,7 @@ pub fn predict_folder(
         .progress
         .then(|| indicatif::ProgressBar::new(cases.len() as u64));
     let save_probabilities = options.save_probabilities;
+    let postprocessing = &options.postprocessing;
 
     let written = std::thread::scope(|scope| -> Result<Vec<PathBuf>> {
         // Reader: read + preprocess ahead of the network.
@@ -420,18 +464,25 @@ pub fn predict_folder(
         let writer = scope.spawn(move || -> Result<Vec<PathBuf>> {
             let mut written = Vec::new();
             for (id, logits, properties) in from_net {
-                let exported = export_prediction(
+                let mut exported = export_prediction(
                     &logits,
                     &properties,
                     forward,
                     backward,
                     labels,
-                    save_probabilities,
+                    save_probabilities || !postprocessing.is_empty(),
                 )?;
                 drop(logits);
+                postprocessing
+                    .apply(&mut exported.segmentation, exported.probabilities.as_ref())
+                    .map_err(|e| Error::Invalid(format!("case {id}: postprocessing: {e}")))?;
                 let path = out_dir.join(format!("{id}{ending_w}"));
                 nnunet_datasets::io::write_label(&path, &exported.segmentation)?;
-                if let Some(probabilities) = &exported.probabilities {
+                if let Some(probabilities) = exported
+                    .probabilities
+                    .as_ref()
+                    .filter(|_| save_probabilities)
+                {
                     let grid = LabelGrid::of(&exported.segmentation);
                     write_probabilities(&out_dir, &id, probabilities, &grid)?;
                 }

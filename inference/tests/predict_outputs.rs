@@ -97,6 +97,7 @@ fn model_dir(root: &Path, configuration: &str, in_channels: i64, seed: i64) -> P
         options: Default::default(),
         network: "PlainConvUNet".into(),
         loss: "dice+ce".into(),
+        inference_allowed_mirroring_axes: None,
         trainer: "nnUNetTrainer".into(),
         configuration: configuration.into(),
         fold: "0".into(),

@@ -25,6 +25,11 @@ pub struct CheckpointMeta {
     pub options: TrainingOptions,
     pub network: String,
     pub loss: String,
+    /// The axes (numbered over the patch's axes) test-time mirroring may flip: the axes the
+    /// model was trained mirrored along (nnU-Net's `inference_allowed_mirroring_axes`). `None`
+    /// in checkpoints written before this was recorded: then nnU-Net's default, all axes.
+    #[serde(default)]
+    pub inference_allowed_mirroring_axes: Option<Vec<usize>>,
     pub trainer: String,
     pub configuration: String,
     pub fold: String,
@@ -172,6 +177,7 @@ mod tests {
             options: TrainingOptions::default(),
             network: "PlainConvUNet".into(),
             loss: "dice+ce".into(),
+            inference_allowed_mirroring_axes: Some(vec![0, 1, 2]),
             trainer: "default".into(),
             configuration: "3d_fullres".into(),
             fold: "0".into(),

@@ -14,11 +14,22 @@
 //! epochs = 250
 //! optimizer = "adamw"
 //! initial_lr = 1e-3
+//! oversample_foreground = 0.5
+//!
+//! [training.augmentation]                # nnunet_core::AugmentationOptions
+//! mirror_axes = [1, 2]
+//! intensity = { p_gamma = 0.0 }
+//!
+//! [[augmentations]]                      # a plugin transform, after a built-in step
+//! name = "my-transform"
+//! after = "gamma"
+//! options = { strength = 0.5 }
 //! ```
 //! Unknown keys anywhere are errors, so a typo never silently trains the default.
 
 use crate::case_source::CaseSource;
 use crate::preprocessed::{DEFAULT_CACHE_BYTES, PreprocessedCases};
+use crate::resolve::AugmentationStep;
 use crate::training::{TrainingSetup, file_sha256};
 use nnunet_core::paths::NnunetPaths;
 use nnunet_core::trainer::TrainingOptions;
@@ -117,6 +128,9 @@ pub struct Experiment {
     pub loss_options: serde_json::Value,
     #[serde(default)]
     pub training: TrainingOptions,
+    /// Plugin augmentations (`[[augmentations]]`: `name`, `after`, `options`).
+    #[serde(default)]
+    pub augmentations: Vec<AugmentationStep>,
     #[serde(default)]
     pub device: DeviceChoice,
     #[serde(default = "default_workers")]
@@ -166,18 +180,7 @@ pub struct PreparedFold {
     pub val_cases: Arc<dyn CaseSource>,
 }
 
-/// `nnUNet_results/DatasetXXX/<trainer>__<plans>__<configuration>`.
-pub fn trainer_folder(
-    results: &Path,
-    dataset: &str,
-    trainer: &str,
-    plans: &str,
-    configuration: &str,
-) -> PathBuf {
-    results
-        .join(dataset)
-        .join(format!("{trainer}__{plans}__{configuration}"))
-}
+pub use nnunet_core::paths::trainer_folder;
 
 /// Resolves folders, plans, splits and case sources for `fold`, and copies `plans.json`,
 /// `dataset.json` and `dataset_fingerprint.json` into the trainer folder as nnU-Net does.
@@ -306,6 +309,7 @@ pub fn prepare_fold(
         trainer: experiment.trainer.clone(),
         trainer_options: experiment.trainer_options.clone(),
         options: experiment.training.clone(),
+        augmentations: experiment.augmentations.clone(),
         configuration: experiment.configuration.clone(),
         fold: fold.label(),
         plans_sha256: file_sha256(&plans_file)?,

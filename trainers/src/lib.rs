@@ -4,7 +4,9 @@
 //! [`batch`]) and worker threads with a bounded, reproducible prefetch queue ([`prefetch`]);
 //! and the training loop ([`training`]: optimisers in [`optim`], mixed-precision loss scaling
 //! in [`grad_scaler`], regions and cascade inputs from [`label_setup`], checkpoints, logs,
-//! progress.png), driven by an [`experiment`]. See `docs/training.md`.
+//! progress.png), driven by an [`experiment`]; the trainer variant and the run's options are
+//! resolved before the first epoch in [`resolve`], and nnU-Net's named trainer variants are
+//! registered in [`builtin`]. See `docs/training.md`.
 
 pub mod augment;
 pub mod batch;
@@ -21,7 +23,9 @@ pub mod prefetch;
 pub mod preprocessed;
 pub mod progress;
 pub mod pth;
+mod pseudo_dice;
 pub mod random;
+pub mod resolve;
 pub mod sample;
 pub mod synthetic;
 pub mod training;

@@ -1,5 +1,6 @@
 //! Batch assembly, as nnU-Net's `nnUNetDataLoader.generate_train_batch`: cases drawn at random
-//! with replacement, the last 33% of each batch forced to contain foreground (centred on a
+//! with replacement, the last `oversample_foreground_percent` (33% by default, the run's
+//! `oversample_foreground`) of each batch forced to contain foreground (centred on a
 //! random voxel of a random present class), patches cut at the enlarged initial size (training)
 //! or the final size (validation) with padding (image 0, labels −1), then transformed.
 //!
@@ -33,7 +34,8 @@ pub struct LoaderConfig {
 }
 
 impl LoaderConfig {
-    /// nnU-Net's training loader for `augment` and `batch_size`.
+    /// nnU-Net's training loader for `augment` and `batch_size` (33% foreground oversampling;
+    /// set `oversample_foreground_percent` for another fraction).
     pub fn training(augment: AugmentConfig, batch_size: usize) -> Self {
         LoaderConfig {
             batch_size,
@@ -143,7 +145,7 @@ impl DataLoader {
             None
         };
         let lower = sample_bbox(&mut rng, case.shape, patch, need_to_pad, centre);
-        if !cfg.training {
+        if !cfg.training || !aug.enabled {
             return Ok(validation_transform(aug, crop(case, aug, lower, patch)?));
         }
         // Without rotation/scaling the spatial transform is a centre crop of the enlarged
@@ -162,7 +164,7 @@ impl DataLoader {
                 spatial::apply_window(&w, aug.patch_size, m, aug.ndim)
             }
         };
-        Ok(train_after_spatial(&mut rng, aug, sample))
+        train_after_spatial(&mut rng, aug, sample)
     }
 }
 

@@ -6,7 +6,8 @@
 //! improves, `checkpoint_final` at the end (then `checkpoint_latest` is removed, as nnU-Net does).
 //!
 //! Everything a variant changes comes from the registry: the network, the loss expression, and
-//! the trainer's hooks (`configure`, `learning_rate`). Batches are a pure function of the seed
+//! the trainer's hooks (`configure`, `learning_rate`, `loss`, `on_epoch_end`), resolved in
+//! [`crate::resolve`] before the first epoch. Batches are a pure function of the seed
 //! and their index, so `--continue` from a checkpoint replays the same sequence.
 //!
 //! As nnU-Net: on CUDA the forward pass and the loss run under fp16 autocast with a
@@ -15,17 +16,17 @@
 //! pseudo-Dice on `sigmoid > 0.5`; a cascade configuration (`previous_stage` in the plans) gets
 //! one extra input channel per foreground label, the previous stage's segmentation as one-hot.
 
-use crate::augment::AugmentConfig;
 use crate::case_source::CaseSource;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, CheckpointMeta};
 use crate::grad_scaler::{GradScaler, GradScalerConfig};
 use crate::label_setup;
-use crate::loader::{DataLoader, LoaderConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::prefetch::Prefetcher;
 use crate::progress::{self, EpochRecord, TrainingLog};
-use nnunet_core::tch::{self, Device, Kind, Tensor, nn::VarStore};
-use nnunet_core::trainer::TrainingOptions;
+use crate::pseudo_dice::DiceCounts;
+use crate::resolve::{AugmentationStep, DEFAULT_LOSS, ResolvedRun};
+use nnunet_core::tch::{self, Device, Tensor, nn::VarStore};
+use nnunet_core::trainer::{EpochControl, EpochReport, TrainingOptions};
 use nnunet_core::{DatasetDescriptor, Error, LossSpec, NetworkSpec, Plans, Registry, Result};
 use nnunet_losses::{DeepSupervisionLoss, build_loss_from_expr, downsample_target};
 use std::io::Write;
@@ -46,6 +47,8 @@ pub struct TrainingSetup {
     pub trainer: String,
     pub trainer_options: serde_json::Value,
     pub options: TrainingOptions,
+    /// Plugin augmentations, each after the built-in step it names.
+    pub augmentations: Vec<AugmentationStep>,
     pub configuration: String,
     pub fold: String,
     pub plans: Plans,
@@ -122,93 +125,6 @@ impl LazyDeepSupervision {
             ))),
             None => Err(Error::Invalid("no loss to wrap".into())),
         }
-    }
-}
-
-/// Global pseudo-Dice counts over validation batches (nnU-Net's `validation_step`).
-#[derive(Default)]
-struct DiceCounts {
-    tp: Vec<f64>,
-    fp: Vec<f64>,
-    fn_: Vec<f64>,
-}
-
-impl DiceCounts {
-    /// Adds the counts of one batch. Softmax outputs: argmax(`logits`) vs the label map
-    /// `target`, classes 1.. (ignore-label voxels skipped). Regions: `sigmoid > 0.5` per region
-    /// channel vs the region channels of `target`, all channels (the ignore channel, when
-    /// there is an ignore label, masks voxels out).
-    fn add(
-        &mut self,
-        logits: &Tensor,
-        target: &Tensor,
-        ignore: Option<i64>,
-        regions: bool,
-    ) -> Result<()> {
-        let channels = logits.size()[1];
-        let (pred, truth, valid) = if regions {
-            let pred = logits.f_to_kind(Kind::Float)?.f_sigmoid()?.f_gt(0.5)?;
-            let truth = target.f_narrow(1, 0, channels)?.f_gt(0)?;
-            let valid = match ignore {
-                Some(_) => Some(target.f_narrow(1, channels, 1)?.f_eq(0)?),
-                None => None,
-            };
-            (pred, truth, valid)
-        } else {
-            let labels = target.f_to_kind(Kind::Int64)?;
-            let mut shape = vec![1, (channels - 1).max(0)];
-            shape.resize(logits.dim(), 1);
-            let classes =
-                Tensor::f_arange_start(1, channels.max(1), (Kind::Int64, logits.device()))?
-                    .f_reshape(shape.as_slice())?;
-            let pred = logits.f_argmax(1, true)?.f_eq_tensor(&classes)?;
-            let truth = labels.f_eq_tensor(&classes)?;
-            let valid = ignore.map(|i| labels.f_ne(i)).transpose()?;
-            (pred, truth, valid)
-        };
-        let mask = |t: Tensor| -> Result<Tensor> {
-            Ok(match &valid {
-                Some(v) => t.f_logical_and(v)?,
-                None => t,
-            })
-        };
-        let axes: Vec<i64> = std::iter::once(0).chain(2..logits.dim() as i64).collect();
-        let count = |t: Tensor| -> Result<Vec<f64>> {
-            Ok(Vec::<f64>::try_from(t.f_sum_dim_intlist(
-                axes.as_slice(),
-                false,
-                Kind::Double,
-            )?)?)
-        };
-        let tp = count(mask(pred.f_logical_and(&truth)?)?)?;
-        let fp = count(mask(pred.f_logical_and(&truth.f_logical_not()?)?)?)?;
-        let fn_ = count(mask(pred.f_logical_not()?.f_logical_and(&truth)?)?)?;
-        if self.tp.is_empty() {
-            *self = DiceCounts {
-                tp: vec![0.0; tp.len()],
-                fp: vec![0.0; tp.len()],
-                fn_: vec![0.0; tp.len()],
-            };
-        }
-        for i in 0..tp.len().min(self.tp.len()) {
-            self.tp[i] += tp[i];
-            self.fp[i] += fp[i];
-            self.fn_[i] += fn_[i];
-        }
-        Ok(())
-    }
-
-    fn dice(&self) -> Vec<f64> {
-        (0..self.tp.len())
-            .map(|i| {
-                let denom = 2.0 * self.tp[i] + self.fp[i] + self.fn_[i];
-                if denom == 0.0 {
-                    f64::NAN
-                } else {
-                    2.0 * self.tp[i] / denom
-                }
-            })
-            .collect()
     }
 }
 
@@ -290,35 +206,16 @@ pub fn train(
     let out = &setup.output_dir;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let config = setup.plans.configuration(&setup.configuration)?;
-    let missing = |what: &str| {
-        Error::Invalid(format!(
-            "plans {}: configuration {} has no {what}",
-            setup.plans.plans_name, setup.configuration
-        ))
-    };
-    let patch = config
-        .patch_size
-        .clone()
-        .ok_or_else(|| missing("patch_size"))?;
-    let batch_size = match setup.options.batch_size {
-        Some(0) => return Err(Error::Invalid("batch_size must be at least 1".into())),
-        Some(b) => b,
-        None => config.batch_size.ok_or_else(|| missing("batch_size"))?,
-    };
-    let architecture = config
-        .architecture
-        .clone()
-        .ok_or_else(|| missing("architecture"))?;
+    // The trainer's `configure` runs first: everything below reads the options after it.
+    let run = ResolvedRun::new(registry, setup)?;
+    let (trainer, options) = (&run.trainer, &run.options);
+    let (patch, architecture) = (&run.patch, run.architecture.clone());
     // Regions: one sigmoid output per region; cascade: one-hot inputs per foreground label.
     let regions = label_setup::foreground_regions(&setup.dataset)?;
     let cascade_labels = match &config.previous_stage {
         Some(_) => Some(label_setup::foreground_labels(&setup.dataset)?),
         None => None,
     };
-
-    let trainer = (registry.trainer(&setup.trainer)?.make)(&setup.trainer_options)?;
-    let mut options = setup.options.clone();
-    trainer.configure(&mut options)?;
 
     // Seed libtorch so the initial weights, like the batches, follow from the seed.
     tch::manual_seed(options.seed as i64);
@@ -340,9 +237,9 @@ pub fn train(
     let network = registry.build_network(&setup.network, &vs.root(), &spec)?;
     let ignore_label = setup.dataset.ignore_label();
     // nnU-Net trains regions with DC_and_BCE_loss: the default softmax loss becomes dice+bce.
-    let loss_name = match (&regions, setup.loss.replace(' ', "").as_str()) {
-        (Some(_), "dice+ce") => "dice+bce".to_string(),
-        _ => setup.loss.clone(),
+    let loss_name = match (&regions, run.loss.replace(' ', "").as_str()) {
+        (Some(_), DEFAULT_LOSS) => "dice+bce".to_string(),
+        _ => run.loss.clone(),
     };
     // One loss per output resolution; the number of outputs is known after the first forward.
     let mut losses = LazyDeepSupervision {
@@ -353,7 +250,7 @@ pub fn train(
                 batch_dice: config.batch_dice.unwrap_or(false),
                 ignore_label,
                 regions: regions.is_some(),
-                options: setup.loss_options.clone(),
+                options: run.loss_options.clone(),
             },
         )?),
         wrapped: None,
@@ -364,7 +261,7 @@ pub fn train(
 
     let mut optimizer = Optimizer::new(
         &vs,
-        OptimizerConfig::from_options(&options),
+        OptimizerConfig::from_options(options),
         options.initial_lr,
     );
     let mut log = TrainingLog::default();
@@ -433,20 +330,16 @@ pub fn train(
         },
     ));
 
-    let mut augment = AugmentConfig::nnunet(&patch)?;
-    augment.use_mask_for_norm = config.use_mask_for_norm.clone().unwrap_or_default();
-    augment.regions = label_setup::target_regions(&setup.dataset)?;
-    augment.cascade_labels = cascade_labels.clone();
-    let train_loader = Arc::new(DataLoader::new(
-        train_cases,
-        LoaderConfig::training(augment.clone(), batch_size),
-        options.seed,
-    )?);
-    let val_loader = Arc::new(DataLoader::new(
-        val_cases,
-        LoaderConfig::validation(augment.clone(), batch_size),
-        options.seed.wrapping_add(1),
-    )?);
+    let (train_loader, val_loader) = run.loaders(train_cases, val_cases)?;
+    let (train_loader, val_loader) = (Arc::new(train_loader), Arc::new(val_loader));
+    let inference_mirror_axes = run.augment.inference_mirror_axes();
+    runlog.line(&format!(
+        "Batch size {}, foreground oversampling {}, augmentation {}, mirroring axes {:?}",
+        run.batch_size,
+        options.oversample_foreground,
+        if run.augment.enabled { "on" } else { "off" },
+        inference_mirror_axes
+    ));
     let iters = options.iterations_per_epoch;
     let val_iters = options.validation_iterations;
     let mut train_batches = Prefetcher::new(
@@ -471,7 +364,8 @@ pub fn train(
             epoch,
             options: options.clone(),
             network: setup.network.clone(),
-            loss: setup.loss.clone(),
+            loss: run.loss.clone(),
+            inference_allowed_mirroring_axes: Some(inference_mirror_axes.clone()),
             trainer: setup.trainer.clone(),
             configuration: setup.configuration.clone(),
             fold: setup.fold.clone(),
@@ -481,10 +375,10 @@ pub fn train(
             log: log.clone(),
         };
 
-    let epochs = options.epochs;
-    for epoch in start_epoch..epochs {
+    let mut epochs = options.epochs;
+    for epoch in start_epoch..options.epochs {
         let started = Instant::now();
-        let lr = trainer.learning_rate(&options, epoch)?;
+        let lr = trainer.learning_rate(options, epoch)?;
         optimizer.set_lr(lr);
         runlog.line(&format!("Epoch {epoch}"));
         runlog.line(&format!("Current learning rate: {lr:.5}"));
@@ -615,6 +509,28 @@ pub fn train(
             )?;
         }
         progress::draw(&log, &out.join("progress.png"))?;
+        let report = EpochReport {
+            epoch,
+            epochs,
+            learning_rate: lr,
+            train_loss,
+            val_loss,
+            pseudo_dice: log
+                .epochs
+                .last()
+                .map(|r| r.pseudo_dice.clone())
+                .unwrap_or_default(),
+            ema_pseudo_dice: ema,
+            output_dir: out.clone(),
+        };
+        if trainer.on_epoch_end(&report)? == EpochControl::Stop {
+            runlog.line(&format!(
+                "Trainer {} stopped training after epoch {epoch}",
+                setup.trainer
+            ));
+            epochs = epoch + 1;
+            break;
+        }
     }
 
     let epochs_run = epochs.saturating_sub(start_epoch);
@@ -640,68 +556,4 @@ pub fn train(
         log,
         best_ema_pseudo_dice: best,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tensor(values: &[f32], shape: &[i64]) -> Tensor {
-        Tensor::from_slice(values).reshape(shape)
-    }
-
-    fn close(a: &[f64], b: &[f64]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
-    }
-
-    #[test]
-    fn pseudo_dice_softmax_skips_background_and_ignored_voxels() {
-        // argmax per voxel: 0, 1, 2, 1; target 0, 1, 1, ignore(3)
-        let logits = tensor(
-            &[
-                5., 0., 0., 0., //
-                0., 5., 0., 5., //
-                0., 0., 5., 0.,
-            ],
-            &[1, 3, 1, 4],
-        );
-        let target = Tensor::from_slice(&[0i16, 1, 1, 3]).reshape([1, 1, 1, 4]);
-        let mut counts = DiceCounts::default();
-        counts.add(&logits, &target, Some(3), false).unwrap();
-        assert_eq!(
-            (counts.tp.clone(), counts.fp.clone()),
-            (vec![1., 0.], vec![0., 1.])
-        );
-        assert_eq!(counts.fn_, vec![1., 0.]);
-        assert!(close(&counts.dice(), &[2.0 / 3.0, 0.0]));
-        // counts accumulate over batches
-        counts.add(&logits, &target, Some(3), false).unwrap();
-        assert_eq!(counts.tp, vec![2., 0.]);
-    }
-
-    #[test]
-    fn pseudo_dice_regions_uses_sigmoid_and_the_ignore_channel() {
-        let logits = tensor(
-            &[
-                5., -5., 5., 5., //
-                -5., 5., 5., -5.,
-            ],
-            &[1, 2, 1, 4],
-        );
-        // region channels, then the ignore channel (voxel 3 ignored)
-        let target =
-            Tensor::from_slice(&[1i16, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1]).reshape([1, 3, 1, 4]);
-        let mut counts = DiceCounts::default();
-        counts.add(&logits, &target, Some(3), true).unwrap();
-        assert_eq!(counts.tp, vec![2., 1.]);
-        assert_eq!(counts.fp, vec![0., 1.]);
-        assert_eq!(counts.fn_, vec![0., 0.]);
-        assert!(close(&counts.dice(), &[1.0, 2.0 / 3.0]));
-        // without an ignore label every voxel counts (target has only the region channels)
-        let mut plain = DiceCounts::default();
-        plain
-            .add(&logits, &target.narrow(1, 0, 2), None, true)
-            .unwrap();
-        assert_eq!(plain.fp, vec![1., 1.]);
-    }
 }

@@ -127,6 +127,7 @@ fn setup(out: &Path, configuration: &str, dataset: DatasetDescriptor) -> Trainin
             validation_iterations: 1,
             ..Default::default()
         },
+        augmentations: Vec::new(),
         configuration: configuration.into(),
         fold: "0".into(),
         plans: plans(),

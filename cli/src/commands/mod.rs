@@ -58,13 +58,46 @@ impl DatasetChoice {
     }
 }
 
-/// The built-in registry plus the given plugin files.
+/// Plugin files every command loads: `NNUNET_PLUGINS`, paths separated by `:`.
+pub const PLUGINS_VAR: &str = "NNUNET_PLUGINS";
+
+fn env_plugins() -> Vec<PathBuf> {
+    std::env::var_os(PLUGINS_VAR)
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The built-in registry plus the plugins of `NNUNET_PLUGINS` and the given plugin files. The
+/// plugins' image readers/writers are installed for every file read or written from then on.
 pub fn registry_with(plugins: &[PathBuf]) -> Result<Registry> {
     let mut registry = Registry::with_builtins()?;
-    for path in plugins {
+    for path in env_plugins().iter().chain(plugins) {
         registry.load_plugin(path)?;
     }
+    nnunet_datasets::io::plugin_io::install_from(&registry)?;
     Ok(registry)
+}
+
+/// Loads `NNUNET_PLUGINS` (when set) before any command, so that every stage — also those
+/// without `--plugin` (verify, fingerprint, plan, preprocess, evaluate, overlay) — reads and
+/// writes the plugins' file formats.
+pub fn load_env_plugins() -> Result<()> {
+    if !env_plugins().is_empty() {
+        registry_with(&[])?;
+    }
+    Ok(())
+}
+
+/// nnU-Net's spelling `-tr TRAINER` (nnUNetv2_train / nnUNetv2_predict) as `--trainer TRAINER`.
+pub fn nnunet_style_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.map(|a| if a == "-tr" { "--trainer".into() } else { a })
+        .collect()
 }
 
 /// The dataset's folders and its model folder

@@ -1,6 +1,6 @@
 //! `nnunet predict` (nnUNetv2_predict) and `nnunet evaluate` (nnUNetv2_evaluate_folder).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use nnunet_core::paths::NnunetPaths;
 use nnunet_core::tch::Kind;
@@ -8,7 +8,10 @@ use nnunet_core::{PrecisionChoice, parse_device};
 use nnunet_inference::case_selection::Selection;
 use nnunet_inference::fold_weights::checkpoint_name;
 use nnunet_inference::nnunet_folder::configuration_of;
-use nnunet_inference::predict::{FolderOptions, Model, PredictOptions, predict_folder};
+use nnunet_inference::postprocess::{PostprocessingFile, build_steps};
+use nnunet_inference::predict::{
+    FolderOptions, Model, Postprocessing, PredictOptions, predict_folder,
+};
 use nnunet_trainers::experiment::trainer_folder;
 use std::path::PathBuf;
 
@@ -85,6 +88,10 @@ pub struct PredictArgs {
     /// (reproduces nnU-Net's outputs to its float16 rounding).
     #[arg(long, default_value = "fp32", value_parser = ["fp32", "fp16"])]
     pub accumulate: String,
+    /// Apply the postprocessing of a postprocessing.json (its `postprocessors`, built-in or
+    /// plugin) to every segmentation; without FILE, the model folder's own postprocessing.json.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub postprocess: Option<PathBuf>,
 }
 
 /// The model folder and configuration the arguments name: `-m DIR [-c C]`, or
@@ -125,6 +132,40 @@ fn model_and_configuration(args: &PredictArgs) -> Result<(PathBuf, String)> {
     Ok((dir, configuration.clone()))
 }
 
+/// The postprocessing `--postprocess` asks for, built from the registry.
+fn postprocessing(
+    registry: &nnunet_core::Registry,
+    requested: Option<&std::path::Path>,
+    model_dir: &std::path::Path,
+) -> Result<Postprocessing> {
+    let Some(file) = requested else {
+        return Ok(Postprocessing::default());
+    };
+    let file = if file.as_os_str().is_empty() {
+        model_dir.join("postprocessing.json")
+    } else {
+        file.to_path_buf()
+    };
+    let pipeline = PostprocessingFile::read(&file)?;
+    let steps = build_steps(registry, &pipeline.postprocessors)
+        .with_context(|| format!("{}: building its postprocessors", file.display()))?;
+    println!(
+        "postprocessing with {} from {}",
+        if steps.is_empty() {
+            "nothing".to_string()
+        } else {
+            pipeline
+                .postprocessors
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" → ")
+        },
+        file.display()
+    );
+    Ok(Postprocessing::new(steps))
+}
+
 pub fn run_predict(args: PredictArgs) -> Result<()> {
     let selection = Selection {
         num_parts: args.num_parts,
@@ -145,11 +186,17 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         device,
         precision: args.precision.resolve(device)?,
     };
+    let postprocessing =
+        postprocessing(&registry, args.postprocess.as_deref(), &options.model_dir)?;
     let mut model = Model::load(&registry, &options)?;
     if args.accumulate == "fp16" {
         model.set_accumulation(Kind::Half);
     }
-    println!("predicting on {device:?} in {}", options.precision);
+    println!(
+        "predicting on {device:?} in {}, test-time mirroring along axes {:?}",
+        options.precision,
+        model.mirror_axes()
+    );
     let started = std::time::Instant::now();
     let folder_options = FolderOptions {
         save_probabilities: args.save_probabilities,
@@ -158,6 +205,7 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         selection,
         read_ahead: args.read_ahead,
         write_behind: args.write_behind,
+        postprocessing,
     };
     let written = predict_folder(&model, &args.input, &args.output, &folder_options)?;
     println!(

@@ -105,6 +105,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         loss: args.loss,
         loss_options: json_option("--loss-options", &args.loss_options)?,
         training: Default::default(),
+        augmentations: Vec::new(),
         device: args.device,
         workers: args
             .workers

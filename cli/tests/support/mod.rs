@@ -38,7 +38,19 @@ impl Sandbox {
 
     /// Runs `nnunet ARGS` (results in `<root>/<results>`), asserting success; returns its output.
     pub fn run_in<S: AsRef<OsStr> + Debug>(&self, results: &str, args: &[S]) -> String {
-        let out = self.command(results, args).output().unwrap();
+        Self::succeed(self.command(results, args), args)
+    }
+
+    /// Runs `nnunet ARGS` (results in `<root>/res`) with the fixture plugin in
+    /// `NNUNET_PLUGINS`, asserting success; returns its output.
+    pub fn run_with_fixture<S: AsRef<OsStr> + Debug>(&self, args: &[S]) -> String {
+        let mut command = self.command("res", args);
+        command.env("NNUNET_PLUGINS", fixture_plugin());
+        Self::succeed(command, args)
+    }
+
+    fn succeed<S: Debug>(mut command: Command, args: &[S]) -> String {
+        let out = command.output().unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -108,4 +120,15 @@ pub fn brief_train_args(
 /// NNUNET_REQUIRE_SHARED_DATA=1).
 pub fn shared_data() -> Option<PathBuf> {
     nnunet_core::test_data::shared_data(env!("CARGO_MANIFEST_DIR"), "")
+}
+
+/// The fixture plugin `plugins/fixtures/sdk`, built beside the `nnunet` binary.
+pub fn fixture_plugin() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_nnunet")).with_file_name("libnnunet_fixture_sdk.so");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release -p nnunet-fixture-sdk",
+        path.display()
+    );
+    path
 }

@@ -3,8 +3,11 @@
 
 use super::guard;
 use crate::dataset::Case;
+use crate::{Augmentation, Image, ImageIo, Sample};
 use crate::{CaseId, Dataset, DatasetDescriptor, Fingerprint, LabelMap, Loss, Network};
+use crate::{EpochControl, EpochReport, TrainerLoss};
 use crate::{PlanOptions, Planner, Plans, Postprocessor, Result, Trainer, TrainingOptions};
+use std::path::Path;
 use tch::Tensor;
 
 /// A component behind a panic guard; `label` names it in errors.
@@ -32,7 +35,9 @@ guarded_new!(
     GuardedTrainer => Trainer,
     GuardedPlanner => Planner,
     GuardedPostprocessor => Postprocessor,
-    GuardedDataset => Dataset
+    GuardedDataset => Dataset,
+    GuardedAugmentation => Augmentation,
+    GuardedImageIo => ImageIo
 );
 
 impl Network for Guarded<dyn Network> {
@@ -60,6 +65,12 @@ impl Trainer for Guarded<dyn Trainer> {
     }
     fn learning_rate(&self, options: &TrainingOptions, epoch: usize) -> Result<f64> {
         guard(&self.label, || self.inner.learning_rate(options, epoch))
+    }
+    fn loss(&self) -> Option<TrainerLoss> {
+        self.inner.loss()
+    }
+    fn on_epoch_end(&self, report: &EpochReport) -> Result<EpochControl> {
+        guard(&self.label, || self.inner.on_epoch_end(report))
     }
 }
 
@@ -93,5 +104,26 @@ impl Dataset for Guarded<dyn Dataset> {
     }
     fn load(&self, case: &str) -> Result<Case> {
         guard(&self.label, || self.inner.load(case))
+    }
+}
+
+impl Augmentation for Guarded<dyn Augmentation> {
+    fn apply(&self, sample: &mut Sample, seed: u64) -> Result<()> {
+        guard(&self.label, || self.inner.apply(sample, seed))
+    }
+}
+
+impl ImageIo for Guarded<dyn ImageIo> {
+    fn endings(&self) -> Vec<String> {
+        self.inner.endings()
+    }
+    fn read(&self, path: &Path) -> Result<Image> {
+        guard(&self.label, || self.inner.read(path))
+    }
+    fn encode_image(&self, image: &Image) -> Result<Vec<u8>> {
+        guard(&self.label, || self.inner.encode_image(image))
+    }
+    fn encode_label(&self, label: &LabelMap) -> Result<Vec<u8>> {
+        guard(&self.label, || self.inner.encode_label(label))
     }
 }

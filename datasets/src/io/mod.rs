@@ -25,6 +25,8 @@
 //! * Lossy formats (`.jpg`, `.jpeg`) are refused: compression artefacts change label values and
 //!   intensities, so nnU-Net refuses them too. Convert them first (`nnunet convert`).
 //!
+//! * Plugin formats ([`plugin_io`]): any ending an installed [`nnunet_core::ImageIo`] handles.
+//!
 //! Every error names the file. Every reader checks the size its header declares against
 //! [`limits::max_voxels`] before allocating or decompressing ([`bounds`] for the hand-written
 //! volume readers), and decompresses no more than the header promises ([`compress`]).
@@ -38,6 +40,7 @@ mod nifti2_file;
 mod nifti_file;
 mod nifti_geometry;
 mod nrrd_file;
+pub mod plugin_io;
 mod png_file;
 mod raster_file;
 mod scalar;
@@ -63,6 +66,9 @@ const LOSSY_ENDINGS: [&str; 2] = [".jpg", ".jpeg"];
 /// The supported file ending of `path` (lower-cased match), e.g. `".nii.gz"`.
 pub fn file_ending(path: &Path) -> Option<&'static str> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if let Some(ending) = plugin_io::ending_of(&name) {
+        return Some(ending);
+    }
     SUPPORTED_ENDINGS
         .into_iter()
         .find(|ending| name.ends_with(ending))
@@ -197,6 +203,19 @@ pub(crate) struct Decoded {
 }
 
 fn decode(path: &Path) -> Result<Decoded> {
+    if let Some(io) = plugin_io::for_path(path) {
+        let image = plugin_io::read(io.as_ref(), path)?;
+        return Ok(Decoded {
+            shape: image.shape,
+            channels: image
+                .channels
+                .into_iter()
+                .map(|c| c.into_iter().map(f64::from).collect())
+                .collect(),
+            geometry: image.geometry,
+            is_2d: image.is_2d,
+        });
+    }
     (format_of(path)?.read)(path)
 }
 
@@ -299,6 +318,9 @@ pub fn read_label(path: &Path) -> Result<LabelMap> {
 /// PNG/BMP/2D TIF: grey (one channel) or RGB (three channels), whole values 0–255 (PNG grey
 /// also 0–65535).
 pub fn write_image(path: &Path, image: &Image) -> Result<()> {
+    if let Some(io) = plugin_io::for_path(path) {
+        return nnunet_core::atomic::write_bytes(path, &io.encode_image(image)?);
+    }
     let volume = |writer: VolumeWriter| {
         if image.channels.len() != 1 {
             return Err(Error::invalid_file(
@@ -330,6 +352,9 @@ pub fn write_image(path: &Path, image: &Image) -> Result<()> {
 /// source header when there is one. PNG: uint8 when the maximum is below 255, else uint16
 /// (nnU-Net's rule). BMP/2D TIF: uint8 (16-bit TIF above 255).
 pub fn write_label(path: &Path, label: &LabelMap) -> Result<()> {
+    if let Some(io) = plugin_io::for_path(path) {
+        return nnunet_core::atomic::write_bytes(path, &io.encode_label(label)?);
+    }
     let min = label.data.iter().copied().min().unwrap_or(0);
     let max = label.data.iter().copied().max().unwrap_or(0);
     let volume = |writer: VolumeWriter| {

@@ -7,6 +7,11 @@
 //! normalised with a mask) → label −1 → 0 → cascade one-hot channels, random binary operator
 //! (p .4), component removal (p .2) → regions (if any) → deep-supervision targets.
 //! Validation: label −1 → 0 → cascade one-hot → regions → deep-supervision targets.
+//!
+//! Every probability and range comes from the run's
+//! [`AugmentationOptions`](nnunet_core::trainer::AugmentationOptions) ([`AugmentConfig::from_options`]);
+//! plugin transforms ([`nnunet_core::Augmentation`]) run after the step they name
+//! ([`PluginSteps`]).
 
 pub mod blur;
 pub mod brightness;
@@ -26,8 +31,10 @@ pub(crate) mod test_support;
 
 use std::f64::consts::PI;
 
-use nnunet_core::{Error, Result};
+use nnunet_core::trainer::AugmentationOptions;
+use nnunet_core::{Augmentation, AugmentationStage, Error, Result};
 use rand::Rng;
+use std::sync::Arc;
 
 use crate::patch_sampling::initial_patch_size;
 use crate::random::chance;
@@ -39,51 +46,7 @@ use spatial::SpatialConfig;
 /// augmented in 2D ("dummy 2D").
 pub const ANISO_THRESHOLD: f64 = 3.0;
 
-/// Probabilities and ranges of the intensity transforms (nnU-Net's values by default).
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntensityConfig {
-    pub p_noise: f64,
-    pub noise_sigma: (f64, f64),
-    pub p_blur: f64,
-    pub blur_sigma: (f64, f64),
-    pub blur_p_per_channel: f64,
-    pub p_brightness: f64,
-    pub brightness: (f64, f64),
-    pub p_contrast: f64,
-    pub contrast: (f64, f64),
-    pub p_low_resolution: f64,
-    pub low_resolution_scale: (f64, f64),
-    pub low_resolution_p_per_channel: f64,
-    pub p_inverted_gamma: f64,
-    pub p_gamma: f64,
-    pub gamma: (f64, f64),
-    pub p_binary_operator: f64,
-    pub p_remove_component: f64,
-}
-
-impl Default for IntensityConfig {
-    fn default() -> Self {
-        IntensityConfig {
-            p_noise: 0.1,
-            noise_sigma: (0.0, 0.1),
-            p_blur: 0.2,
-            blur_sigma: (0.5, 1.0),
-            blur_p_per_channel: 0.5,
-            p_brightness: 0.15,
-            brightness: (0.75, 1.25),
-            p_contrast: 0.15,
-            contrast: (0.75, 1.25),
-            p_low_resolution: 0.25,
-            low_resolution_scale: (0.5, 1.0),
-            low_resolution_p_per_channel: 0.5,
-            p_inverted_gamma: 0.1,
-            p_gamma: 0.3,
-            gamma: (0.7, 1.5),
-            p_binary_operator: 0.4,
-            p_remove_component: 0.2,
-        }
-    }
-}
+pub use nnunet_core::trainer::IntensityConfig;
 
 /// Everything the augmentation of one configuration needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,24 +72,78 @@ pub struct AugmentConfig {
     pub regions: Option<Vec<Vec<i16>>>,
     /// Deep-supervision scales per output (per network axis); `None` = one full-size target.
     pub deep_supervision_scales: Option<Vec<Vec<f64>>>,
+    /// `false`: no augmentation (`nnUNetTrainerNoDA`): training batches are cut at the final
+    /// patch size and get the validation transforms.
+    pub enabled: bool,
+    /// Plugin transforms, each after the built-in step it names.
+    pub plugins: PluginSteps,
+}
+
+/// Plugin augmentations in the order they run, each with the step it follows.
+#[derive(Clone, Default)]
+pub struct PluginSteps(pub Vec<(AugmentationStage, String, Arc<dyn Augmentation>)>);
+
+impl std::fmt::Debug for PluginSteps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(stage, name, _)| (stage, name)))
+            .finish()
+    }
+}
+
+impl PartialEq for PluginSteps {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && Arc::ptr_eq(&a.2, &b.2))
+    }
+}
+
+impl PluginSteps {
+    /// Runs the transforms placed after `stage` on `sample`, each with its own seed from `rng`.
+    fn run<R: Rng>(
+        &self,
+        stage: AugmentationStage,
+        rng: &mut R,
+        sample: &mut Sample,
+    ) -> Result<()> {
+        for (at, _, transform) in &self.0 {
+            if *at == stage {
+                let seed = rand::RngCore::next_u64(rng);
+                transform.apply(sample, seed)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl AugmentConfig {
     /// nnU-Net's `configure_rotation_dummyDA_mirroring_and_inital_patch_size` for `patch`
     /// (2 or 3 axes, as in the plans).
     pub fn nnunet(patch: &[usize]) -> Result<Self> {
+        Self::with_rotation(patch, None)
+    }
+
+    /// As [`AugmentConfig::nnunet`], with the rotation range `rotation` (radians) instead of
+    /// nnU-Net's rule when given.
+    fn with_rotation(patch: &[usize], rotation: Option<(f64, f64)>) -> Result<Self> {
         let deg = |d: f64| d / 360.0 * 2.0 * PI;
+        let range = |r: f64| rotation.unwrap_or((-r, r));
+        let widest = |r: (f64, f64)| r.0.abs().max(r.1.abs());
         let (patch3, ndim, dummy_2d, rotation, mirror_axes, initial) = match *patch {
             [y, x] => {
                 let aspect = y.max(x) as f64 / y.min(x) as f64;
-                let r = if aspect > 1.5 { deg(15.0) } else { deg(180.0) };
-                let ip = initial_patch_size(patch, r);
+                let r = range(if aspect > 1.5 { deg(15.0) } else { deg(180.0) });
+                let ip = initial_patch_size(patch, widest(r));
                 ([1, y, x], 2, false, r, vec![1, 2], [1, ip[0], ip[1]])
             }
             [z, y, x] => {
                 let dummy = (y.max(x).max(z) as f64 / z as f64) > ANISO_THRESHOLD;
-                let r = if dummy { deg(180.0) } else { deg(30.0) };
-                let mut ip = initial_patch_size(patch, r);
+                let r = range(if dummy { deg(180.0) } else { deg(30.0) });
+                let mut ip = initial_patch_size(patch, widest(r));
                 if dummy {
                     ip[0] = z;
                 }
@@ -149,14 +166,62 @@ impl AugmentConfig {
             initial_patch_size: initial,
             ndim,
             dummy_2d,
-            spatial: SpatialConfig::nnunet((-rotation, rotation), spatial_dims),
+            spatial: SpatialConfig::nnunet(rotation, spatial_dims),
             intensity: IntensityConfig::default(),
             mirror_axes,
             use_mask_for_norm: Vec::new(),
             cascade_labels: None,
             regions: None,
             deep_supervision_scales: None,
+            enabled: true,
+            plugins: PluginSteps::default(),
         })
+    }
+
+    /// The augmentation a run's [`AugmentationOptions`] describe for `patch` (2 or 3 axes).
+    pub fn from_options(patch: &[usize], options: &AugmentationOptions) -> Result<Self> {
+        let rotation = options
+            .rotation_degrees
+            .map(|(lo, hi)| (lo.to_radians(), hi.to_radians()));
+        let mut cfg = Self::with_rotation(patch, rotation)?;
+        cfg.spatial.p_rotation = options.p_rotation;
+        cfg.spatial.p_scaling = options.p_scaling;
+        cfg.spatial.scaling = options.scaling;
+        cfg.intensity = options.intensity.clone();
+        if let Some(axes) = &options.mirror_axes {
+            let offset = 3 - patch.len();
+            cfg.mirror_axes = axes
+                .iter()
+                .map(|&a| {
+                    if a < patch.len() {
+                        Ok(a + offset)
+                    } else {
+                        Err(Error::Invalid(format!(
+                            "augmentation.mirror_axes: axis {a} does not exist in a {}D patch \
+                             (axes 0..{})",
+                            patch.len(),
+                            patch.len() - 1
+                        )))
+                    }
+                })
+                .collect::<Result<_>>()?;
+            cfg.mirror_axes.sort_unstable();
+            cfg.mirror_axes.dedup();
+        }
+        if !options.enabled {
+            // nnUNetTrainerNoDA: final-size patches, validation transforms, no mirroring.
+            cfg.enabled = false;
+            cfg.initial_patch_size = cfg.patch_size;
+            cfg.mirror_axes.clear();
+        }
+        Ok(cfg)
+    }
+
+    /// The mirroring axes numbered over the patch's axes, as nnU-Net saves them for
+    /// inference (`inference_allowed_mirroring_axes`).
+    pub fn inference_mirror_axes(&self) -> Vec<usize> {
+        let offset = 3 - self.ndim;
+        self.mirror_axes.iter().map(|a| a - offset).collect()
     }
 
     /// The network's spatial axes of `[z, y, x]`.
@@ -236,7 +301,11 @@ fn finish<R: Rng>(mut s: Sample, cfg: &AugmentConfig, rng: Option<&mut R>) -> Au
 }
 
 /// The training transforms for one sample cropped at `cfg.initial_patch_size`.
-pub fn train_transform<R: Rng>(rng: &mut R, cfg: &AugmentConfig, sample: Sample) -> Augmented {
+pub fn train_transform<R: Rng>(
+    rng: &mut R,
+    cfg: &AugmentConfig,
+    sample: Sample,
+) -> Result<Augmented> {
     let matrix = spatial::sample_matrix(rng, &cfg.spatial);
     let s = spatial::apply(&sample, cfg.patch_size, matrix.as_ref());
     drop(sample);
@@ -244,20 +313,32 @@ pub fn train_transform<R: Rng>(rng: &mut R, cfg: &AugmentConfig, sample: Sample)
 }
 
 /// The training transforms after the spatial one, for a sample already at `cfg.patch_size`.
-pub fn train_after_spatial<R: Rng>(rng: &mut R, cfg: &AugmentConfig, mut s: Sample) -> Augmented {
+/// Plugin transforms run after the step they name; an error from one is the sample's error.
+pub fn train_after_spatial<R: Rng>(
+    rng: &mut R,
+    cfg: &AugmentConfig,
+    mut s: Sample,
+) -> Result<Augmented> {
+    use AugmentationStage as At;
     let ic = &cfg.intensity;
+    let steps = &cfg.plugins;
+    steps.run(At::Spatial, rng, &mut s)?;
     if chance(rng, ic.p_noise) {
         noise::gaussian_noise(rng, &mut s, ic.noise_sigma);
     }
+    steps.run(At::Noise, rng, &mut s)?;
     if chance(rng, ic.p_blur) {
         blur::gaussian_blur(rng, &mut s, ic.blur_sigma, ic.blur_p_per_channel);
     }
+    steps.run(At::Blur, rng, &mut s)?;
     if chance(rng, ic.p_brightness) {
         brightness::multiplicative_brightness(rng, &mut s, ic.brightness);
     }
+    steps.run(At::Brightness, rng, &mut s)?;
     if chance(rng, ic.p_contrast) {
         contrast::contrast(rng, &mut s, ic.contrast);
     }
+    steps.run(At::Contrast, rng, &mut s)?;
     if chance(rng, ic.p_low_resolution) {
         let ignore: &[usize] = if cfg.dummy_2d { &[0] } else { &[] };
         low_resolution::simulate_low_resolution(
@@ -268,20 +349,34 @@ pub fn train_after_spatial<R: Rng>(rng: &mut R, cfg: &AugmentConfig, mut s: Samp
             ignore,
         );
     }
+    steps.run(At::LowResolution, rng, &mut s)?;
     if chance(rng, ic.p_inverted_gamma) {
         gamma::gamma(rng, &mut s, ic.gamma, true, true);
     }
+    steps.run(At::InvertedGamma, rng, &mut s)?;
     if chance(rng, ic.p_gamma) {
         gamma::gamma(rng, &mut s, ic.gamma, false, true);
     }
+    steps.run(At::Gamma, rng, &mut s)?;
     mirror::mirror(rng, &mut s, &cfg.mirror_axes);
+    steps.run(At::Mirror, rng, &mut s)?;
     let masked: Vec<usize> = (0..s.channels)
         .filter(|&c| cfg.use_mask_for_norm.get(c).copied().unwrap_or(false))
         .collect();
     if !masked.is_empty() {
         labels::mask_image(&mut s, &masked, 0.0);
     }
-    finish(s, cfg, Some(rng))
+    steps.run(At::Mask, rng, &mut s)?;
+    let (image_len, seg_len) = (s.image.len(), s.seg.len());
+    let expected = (s.channels * s.voxels(), s.seg_channels * s.voxels());
+    if (image_len, seg_len) != expected {
+        return Err(Error::Invalid(format!(
+            "a plugin augmentation changed the sample's size: {image_len} image and {seg_len} \
+             label values for {} and {} channel(s) of {:?}",
+            s.channels, s.seg_channels, s.shape
+        )));
+    }
+    Ok(finish(s, cfg, Some(rng)))
 }
 
 /// The validation transforms (no augmentation) for one sample cropped at `cfg.patch_size`.
@@ -322,5 +417,38 @@ mod tests {
         let f = AugmentConfig::nnunet(&[1024, 1024]).unwrap();
         assert_eq!(f.initial_patch_size, [1, 1204, 1204]);
         assert!(AugmentConfig::nnunet(&[4]).is_err());
+    }
+
+    #[test]
+    fn options_set_mirroring_rotation_and_switch_augmentation_off() {
+        let default = AugmentationOptions::default();
+        assert_eq!(
+            AugmentConfig::from_options(&[56, 40], &default).unwrap(),
+            AugmentConfig::nnunet(&[56, 40]).unwrap()
+        );
+        let options = AugmentationOptions {
+            mirror_axes: Some(vec![1]),
+            rotation_degrees: Some((-15.0, 15.0)),
+            ..Default::default()
+        };
+        let c = AugmentConfig::from_options(&[56, 40], &options).unwrap();
+        assert_eq!(c.mirror_axes, vec![2], "patch axis 1 of a 2D patch is x");
+        assert_eq!(c.inference_mirror_axes(), vec![1]);
+        assert!((c.spatial.rotation.1 - 15f64.to_radians()).abs() < 1e-12);
+        // nnU-Net's get_patch_size for ±15°: 56·cos15° + 40·sin15° = 64.4 → /0.85 → 75
+        assert_eq!(c.initial_patch_size, [1, 75, 47]);
+        let bad = AugmentationOptions {
+            mirror_axes: Some(vec![2]),
+            ..Default::default()
+        };
+        let err = AugmentConfig::from_options(&[56, 40], &bad).unwrap_err();
+        assert!(err.to_string().contains("mirror_axes: axis 2"), "{err}");
+        let off = AugmentationOptions {
+            enabled: false,
+            ..Default::default()
+        };
+        let c = AugmentConfig::from_options(&[8, 12, 12], &off).unwrap();
+        assert!(!c.enabled && c.mirror_axes.is_empty());
+        assert_eq!(c.initial_patch_size, c.patch_size);
     }
 }
