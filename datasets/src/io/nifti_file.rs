@@ -225,7 +225,18 @@ pub(super) fn read(path: &Path) -> Result<Decoded> {
     let count: usize = shape.iter().product();
     let size = datatype.size_of();
     let offset = header.vox_offset.max(NIFTI_HEADER_LEN as f32) as usize;
-    let needed = offset + count * size;
+    let needed = count
+        .checked_mul(size)
+        .and_then(|n| n.checked_add(offset))
+        .ok_or_else(|| {
+            Error::invalid_file(
+                path,
+                format!(
+                    "vox_offset {} and dim {:?} describe voxel data beyond any file size",
+                    header.vox_offset, header.dim
+                ),
+            )
+        })?;
     if bytes.len() < needed {
         return Err(Error::invalid_file(
             path,
