@@ -22,6 +22,7 @@ pub mod preprocessed;
 pub mod progress;
 pub mod random;
 pub mod sample;
+pub mod step;
 pub mod synthetic;
 pub mod training;
 
