@@ -71,21 +71,7 @@ fn hippocampus_3d_fullres_beats_the_bar_on_fold_0() {
     train.push("--no-validation".into());
     let log = sandbox.run(&train);
 
-    let splits: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            sandbox
-                .path()
-                .join("pre/Dataset004_Hippocampus/splits_final.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let val: Vec<String> = splits[0]["val"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let val = sandbox.validation_cases("Dataset004_Hippocampus", 0);
     assert!(val.len() > 30, "fold 0 has {} validation cases", val.len());
     let images = sandbox.path().join("val_images");
     let labels = sandbox.path().join("val_labels");
@@ -94,24 +80,8 @@ fn hippocampus_3d_fullres_beats_the_bar_on_fold_0() {
     let label_names: Vec<String> = val.iter().map(|c| format!("{c}.nii.gz")).collect();
     link_all(&raw.join("imagesTr"), &images, &image_names);
     link_all(&raw.join("labelsTr"), &labels, &label_names);
-    let [images, labels, predictions] =
-        [&images, &labels, &predictions].map(|p| p.to_str().unwrap().to_string());
-    sandbox.run(&[
-        "predict",
-        "-i",
-        &images,
-        "-o",
-        &predictions,
-        "-d",
-        "4",
-        "-c",
-        "3d_fullres",
-        "-f",
-        "0",
-        "--no-tta",
-        "--device",
-        "cpu",
-    ]);
+    sandbox.run(&support::predict_fold0_3d_args(&images, &predictions, "4"));
+    let [labels, predictions] = [&labels, &predictions].map(|p| p.to_str().unwrap().to_string());
     sandbox.run(&["evaluate", &labels, &predictions, "-d", "4"]);
     let dice = foreground_dice(&Path::new(&predictions).join("summary.json"));
     eprintln!(
