@@ -319,7 +319,12 @@ fn duplicate_label_values_are_named() {
     let sandbox = Sandbox::new();
     let raw = phantom(&sandbox, 2, 2);
     edit_json(&raw.join("dataset.json"), |json| {
-        let value = json["labels"].as_object().unwrap().values().next_back().cloned();
+        let value = json["labels"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next_back()
+            .cloned();
         json["labels"]["twin"] = value.unwrap();
     });
     let text = fails(&sandbox, &["verify", "-d", "901"]);

@@ -21,22 +21,7 @@ fn hippocampus_fold_predicts_every_test_image_in_its_geometry() {
     sandbox.run(&brief_train_args("4", "3d_fullres", "0", 1, 2));
     let images = data.join("Dataset004_Hippocampus/imagesTs");
     let out = sandbox.path().join("predictions");
-    sandbox.run(&[
-        "predict",
-        "-i",
-        images.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "-d",
-        "4",
-        "-c",
-        "3d_fullres",
-        "-f",
-        "0",
-        "--no-tta",
-        "--device",
-        "cpu",
-    ]);
+    sandbox.run(&support::predict_fold0_3d_args(&images, &out, "4"));
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&images)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -20,20 +20,7 @@ fn training_validates_the_fold_and_find_best_uses_it() {
         .path()
         .join("res/Dataset901_Phantom2D/nnUNetTrainer__nnUNetPlans__2d");
     let validation = model.join("fold_0/validation");
-    let splits: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            env.path()
-                .join("pre/Dataset901_Phantom2D/splits_final.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let val: Vec<String> = splits[0]["val"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let val = env.validation_cases("Dataset901_Phantom2D", 0);
     assert!(!val.is_empty());
     let mut written: Vec<String> = std::fs::read_dir(&validation)
         .unwrap()

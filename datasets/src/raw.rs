@@ -66,7 +66,35 @@ pub fn load_descriptor(path: &Path) -> Result<DatasetDescriptor> {
     })?;
     nnunet_core::dataset::check_unique_label_values(&descriptor.labels)
         .map_err(|message| Error::invalid_file(path, message))?;
+    check_channel_keys(path, &descriptor)?;
     Ok(descriptor)
+}
+
+/// Channel keys must be `"0"` … `"N-1"`: channel `k` is the file `CASE_000k`.
+fn check_channel_keys(path: &Path, descriptor: &DatasetDescriptor) -> Result<()> {
+    let n = descriptor.channel_names.len();
+    let mut keys: Vec<Option<usize>> = descriptor
+        .channel_names
+        .keys()
+        .map(|k| k.parse().ok())
+        .collect();
+    keys.sort();
+    if keys.iter().copied().eq((0..n).map(Some)) {
+        return Ok(());
+    }
+    Err(Error::invalid_file(
+        path,
+        format!(
+            "channel_names keys must be \"0\" to \"{}\" (channel k is the file CASE_000k), got {}",
+            n.saturating_sub(1),
+            descriptor
+                .channel_names
+                .keys()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
 }
 
 /// Expands `$VAR` and `${VAR}` from the environment (unset variables are left as written).

@@ -108,7 +108,10 @@ pub fn export_folder(src: &Path, dst: &Path, trainer_name: &str) -> Result<Vec<P
             }
             let loaded = checkpoint::load(&fold_dir, &name)?;
             let configuration = loaded.meta.configuration.clone();
-            let axes = mirroring_axes(&plans, &configuration)?;
+            let axes = match loaded.meta.inference_allowed_mirroring_axes.clone() {
+                Some(axes) => axes,
+                None => mirroring_axes(&plans, &configuration)?,
+            };
             let info = ExportInfo {
                 trainer_name,
                 configuration: &configuration,
@@ -177,6 +180,7 @@ pub fn import_folder(src: &Path, dst: &Path) -> Result<Vec<PathBuf>> {
                 dataset_fingerprint_sha256: fingerprint_sha256.clone(),
                 best_ema_pseudo_dice: None,
                 log: Default::default(),
+                inference_allowed_mirroring_axes: loaded.mirroring_axes.clone(),
             };
             let vs = var_store_of(&loaded.network)?;
             let name = pth_file.file_stem().unwrap_or_default().to_string_lossy();

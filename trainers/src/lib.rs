@@ -22,11 +22,12 @@ pub mod patch_sampling;
 pub mod prefetch;
 pub mod preprocessed;
 pub mod progress;
-pub mod pth;
 mod pseudo_dice;
+pub mod pth;
 pub mod random;
 pub mod resolve;
 pub mod sample;
+pub mod step;
 pub mod synthetic;
 pub mod training;
 

@@ -25,10 +25,11 @@ use crate::prefetch::Prefetcher;
 use crate::progress::{self, EpochRecord, TrainingLog};
 use crate::pseudo_dice::DiceCounts;
 use crate::resolve::{AugmentationStep, DEFAULT_LOSS, ResolvedRun};
+use crate::step::{LazyDeepSupervision, Step};
 use nnunet_core::tch::{self, Device, Tensor, nn::VarStore};
 use nnunet_core::trainer::{EpochControl, EpochReport, TrainingOptions};
 use nnunet_core::{DatasetDescriptor, Error, LossSpec, NetworkSpec, Plans, Registry, Result};
-use nnunet_losses::{DeepSupervisionLoss, build_loss_from_expr, downsample_target};
+use nnunet_losses::build_loss_from_expr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,29 +102,6 @@ impl RunLog {
         let _ = self.file.write_all(line.as_bytes());
         if self.echo {
             eprint!("{line}");
-        }
-    }
-}
-
-/// The loss wrapped for deep supervision once the network's number of outputs is known.
-struct LazyDeepSupervision {
-    base: Option<Box<dyn nnunet_core::Loss>>,
-    wrapped: Option<DeepSupervisionLoss>,
-}
-
-impl LazyDeepSupervision {
-    fn get(&mut self, outputs: &[Tensor], network: &str) -> Result<&DeepSupervisionLoss> {
-        if let Some(base) = self.base.take() {
-            self.wrapped = Some(DeepSupervisionLoss::new(base, outputs.len()));
-        }
-        match &self.wrapped {
-            Some(ds) if ds.weights().len() == outputs.len() => Ok(ds),
-            Some(ds) => Err(Error::Invalid(format!(
-                "network {network} returned {} outputs, earlier {}",
-                outputs.len(),
-                ds.weights().len()
-            ))),
-            None => Err(Error::Invalid("no loss to wrap".into())),
         }
     }
 }
@@ -242,19 +220,16 @@ pub fn train(
         _ => run.loss.clone(),
     };
     // One loss per output resolution; the number of outputs is known after the first forward.
-    let mut losses = LazyDeepSupervision {
-        base: Some(build_loss_from_expr(
-            registry,
-            &loss_name,
-            &LossSpec {
-                batch_dice: config.batch_dice.unwrap_or(false),
-                ignore_label,
-                regions: regions.is_some(),
-                options: run.loss_options.clone(),
-            },
-        )?),
-        wrapped: None,
-    };
+    let mut losses = LazyDeepSupervision::new(build_loss_from_expr(
+        registry,
+        &loss_name,
+        &LossSpec {
+            batch_dice: config.batch_dice.unwrap_or(false),
+            ignore_label,
+            regions: regions.is_some(),
+            options: run.loss_options.clone(),
+        },
+    )?);
     // nnU-Net: GradScaler on CUDA only.
     let use_amp = setup.amp && setup.device.is_cuda();
     let mut scaler = use_amp.then(|| GradScaler::new(GradScalerConfig::default()));
@@ -375,6 +350,13 @@ pub fn train(
             log: log.clone(),
         };
 
+    let step = Step {
+        network: &*network,
+        network_name: &setup.network,
+        vs: &vs,
+        grad_clip_norm: options.grad_clip_norm,
+        use_amp,
+    };
     let mut epochs = options.epochs;
     for epoch in start_epoch..options.epochs {
         let started = Instant::now();
@@ -399,30 +381,7 @@ pub fn train(
             let batch = train_batches.next_batch()?;
             let (x, targets) = batch.to_tensors(setup.device)?;
             let target = targets[0].f_clamp_min(0)?;
-            optimizer.zero_grad();
-            let value = tch::autocast(use_amp, || -> Result<Tensor> {
-                let outputs = network.forward_t(&x, true)?;
-                let ds = losses.get(&outputs, &setup.network)?;
-                let sizes: Vec<Vec<i64>> = outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
-                ds.compute(&outputs, &downsample_target(&target, &sizes)?)
-            })?;
-            match scaler.as_mut() {
-                Some(scaler) => {
-                    // nnU-Net: scale → backward → unscale → clip → step unless inf/NaN → update.
-                    scaler.scale(&value)?.f_backward()?;
-                    let found_inf = scaler.unscale(&vs.trainable_variables())?;
-                    optimizer.clip_grad_norm(options.grad_clip_norm);
-                    if !found_inf {
-                        optimizer.step();
-                    }
-                    scaler.update(found_inf);
-                }
-                None => {
-                    value.f_backward()?;
-                    optimizer.clip_grad_norm(options.grad_clip_norm);
-                    optimizer.step();
-                }
-            }
+            let value = step.run(&mut losses, &mut optimizer, scaler.as_mut(), &x, &target)?;
             train_loss += value.double_value(&[]);
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -437,14 +396,8 @@ pub fn train(
                 let batch = val_batches.next_batch()?;
                 let (x, targets) = batch.to_tensors(setup.device)?;
                 let target = targets[0].f_clamp_min(0)?;
-                let (outputs, value) = tch::autocast(use_amp, || -> Result<_> {
-                    let outputs = network.forward_t(&x, false)?;
-                    let sizes: Vec<Vec<i64>> =
-                        outputs.iter().map(|o| o.size()[2..].to_vec()).collect();
-                    let value = losses
-                        .get(&outputs, &setup.network)?
-                        .compute(&outputs, &downsample_target(&target, &sizes)?)?;
-                    Ok((outputs, value))
+                let (outputs, value) = tch::autocast(use_amp, || {
+                    losses.forward(&*network, &setup.network, &x, &target, false)
                 })?;
                 val_loss += value.double_value(&[]);
                 counts.add(&outputs[0], &target, ignore_label, regions.is_some())?;

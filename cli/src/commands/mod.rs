@@ -92,14 +92,6 @@ pub fn load_env_plugins() -> Result<()> {
     Ok(())
 }
 
-/// nnU-Net's spelling `-tr TRAINER` (nnUNetv2_train / nnUNetv2_predict) as `--trainer TRAINER`.
-pub fn nnunet_style_args(
-    args: impl Iterator<Item = std::ffi::OsString>,
-) -> Vec<std::ffi::OsString> {
-    args.map(|a| if a == "-tr" { "--trainer".into() } else { a })
-        .collect()
-}
-
 /// The dataset's folders and its model folder
 /// `nnUNet_results/DatasetXXX/<trainer>__<plans>__<configuration>`.
 pub fn model_folder(
@@ -143,6 +135,7 @@ const NNUNET_SPELLINGS: &[(&str, &[(&str, &str)])] = &[
             ("-model", "--model"),
         ],
     ),
+    ("train", &[("-tr", "--trainer")]),
     ("move-plans", &[("-sp", "--sp"), ("-tp", "--tp")]),
 ];
 

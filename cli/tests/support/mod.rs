@@ -132,3 +132,42 @@ pub fn fixture_plugin() -> PathBuf {
     );
     path
 }
+
+impl Sandbox {
+    /// The validation case identifiers of `fold` in `pre/<dataset>/splits_final.json`.
+    pub fn validation_cases(&self, dataset: &str, fold: usize) -> Vec<String> {
+        let path = self.path().join(format!("pre/{dataset}/splits_final.json"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let splits: serde_json::Value = serde_json::from_str(&text).unwrap();
+        splits[fold]["val"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no fold {fold}", path.display()))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// `nnunet predict` of fold 0 of a `3d_fullres` model on the CPU, without mirroring.
+pub fn predict_fold0_3d_args(input: &Path, output: &Path, dataset: &str) -> Vec<String> {
+    let (input, output) = (input.display().to_string(), output.display().to_string());
+    [
+        "predict",
+        "-i",
+        &input,
+        "-o",
+        &output,
+        "-d",
+        dataset,
+        "-c",
+        "3d_fullres",
+        "-f",
+        "0",
+        "--no-tta",
+        "--device",
+        "cpu",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}

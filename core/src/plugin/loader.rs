@@ -28,6 +28,51 @@ fn refuse(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Longest fingerprint a header may claim; a longer one is a forged or corrupt header, refused
+/// before its bytes are read.
+pub const MAX_FINGERPRINT_LEN: usize = 4096;
+
+/// Checks a header's frozen prefix against this build: the ABI version and the fingerprint
+/// (read only when its length is plausible), refusing with both sides printed.
+///
+/// # Safety
+/// `header.fingerprint_ptr` must be null or point at `header.fingerprint_len` readable bytes
+/// whenever that length is at most [`MAX_FINGERPRINT_LEN`].
+pub unsafe fn check_header(path: &Path, header: &PluginHeader) -> Result<()> {
+    let fingerprint = if header.fingerprint_ptr.is_null() {
+        String::from("<none>")
+    } else if header.fingerprint_len > MAX_FINGERPRINT_LEN {
+        return Err(refuse(
+            path,
+            format!(
+                "forged or corrupt NNUNET_PLUGIN_HEADER: it claims a {}-byte build fingerprint \
+                 (at most {MAX_FINGERPRINT_LEN}); rebuild the plugin with `export_plugin!`",
+                header.fingerprint_len
+            ),
+        ));
+    } else {
+        // SAFETY: the caller guarantees the bytes are readable at this length.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(header.fingerprint_ptr, header.fingerprint_len) };
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    if header.abi_version != ABI_VERSION || fingerprint != FINGERPRINT {
+        return Err(refuse(
+            path,
+            format!(
+                "refused: the plugin was built against a different nnunet-core, Rust toolchain, \
+                 build profile or libtorch than this nnunet, so its types cannot be trusted.\n  \
+                 plugin: ABI {} | {fingerprint}\n  host:   ABI {ABI_VERSION} | {FINGERPRINT}\n\
+                 Fix: rebuild the plugin in the same workspace, with the same toolchain and \
+                 profile as the host (e.g. `cargo build --release -p <plugin crate>` beside \
+                 `nnunet`), then load the new .so.",
+                header.abi_version
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Loads the plugin at `path` and checks its ABI version and build fingerprint.
 ///
 /// Refuses, with a message saying why and how to fix it: a missing file, a file that is not a
@@ -65,28 +110,8 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin> {
     // SAFETY: the symbol is the plugin's static header; its frozen prefix is readable for any
     // version of the header, and the library is never unloaded (forgotten below).
     let header: &'static PluginHeader = unsafe { &*header };
-    let fingerprint = if header.fingerprint_ptr.is_null() {
-        String::from("<none>")
-    } else {
-        // SAFETY: frozen prefix: pointer and length of a static string in the plugin.
-        let bytes =
-            unsafe { std::slice::from_raw_parts(header.fingerprint_ptr, header.fingerprint_len) };
-        String::from_utf8_lossy(bytes).into_owned()
-    };
-    if header.abi_version != ABI_VERSION || fingerprint != FINGERPRINT {
-        return Err(refuse(
-            &path,
-            format!(
-                "refused: the plugin was built against a different nnunet-core, Rust toolchain, \
-                 build profile or libtorch than this nnunet, so its types cannot be trusted.\n  \
-                 plugin: ABI {} | {fingerprint}\n  host:   ABI {ABI_VERSION} | {FINGERPRINT}\n\
-                 Fix: rebuild the plugin in the same workspace, with the same toolchain and \
-                 profile as the host (e.g. `cargo build --release -p <plugin crate>` beside \
-                 `nnunet`), then load the new .so.",
-                header.abi_version
-            ),
-        ));
-    }
+    // SAFETY: as above; the fingerprint it points at is static data of the plugin.
+    unsafe { check_header(&path, header) }?;
     // Never dlclose: objects the plugin created may still point into its code.
     std::mem::forget(library);
     Ok(LoadedPlugin {

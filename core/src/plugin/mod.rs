@@ -19,7 +19,7 @@ mod loader;
 
 pub use fingerprint::{BuildFingerprint, FINGERPRINT};
 pub use header::{ABI_VERSION, HEADER_SYMBOL, PluginHeader};
-pub use loader::{LoadedPlugin, load_plugin};
+pub use loader::{LoadedPlugin, MAX_FINGERPRINT_LEN, check_header, load_plugin};
 
 use crate::{Error, Result};
 use std::panic::{AssertUnwindSafe, catch_unwind};

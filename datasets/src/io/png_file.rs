@@ -7,9 +7,13 @@ use nnunet_core::{Error, Image, LabelMap, Result};
 use png::{BitDepth, ColorType, Transformations};
 use std::path::Path;
 
+/// Deflate's largest expansion (258-byte matches at 2 bits each is ~1032:1), with margin.
+const MAX_DEFLATE_RATIO: usize = 1100;
+
 /// Reads a PNG: every sample of a pixel becomes a channel.
 pub(super) fn read(path: &Path) -> Result<Decoded> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file_len = bytes.len();
     let corrupt = |e: png::DecodingError| Error::invalid_file(path, format!("corrupt PNG: {e}"));
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(Transformations::IDENTITY);
@@ -18,7 +22,20 @@ pub(super) fn read(path: &Path) -> Result<Decoded> {
     let samples_per_pixel = info.color_type.samples() as u64;
     let dims = [info.height as u64, info.width as u64];
     super::limits::check_declared_size(path, &dims, samples_per_pixel)?;
-    let mut buf = vec![0; reader.output_buffer_size()];
+    // Deflate expands at most 1032:1, so a header claiming more pixel bytes than that is refused
+    // before its buffer is allocated (a 60000² header in a small file would abort the process).
+    let claimed = reader.output_buffer_size();
+    if claimed > file_len.saturating_mul(MAX_DEFLATE_RATIO) + (1 << 16) {
+        let (width, height) = reader.info().size();
+        return Err(Error::invalid_file(
+            path,
+            format!(
+                "header claims {width}×{height} pixels ({claimed} bytes), more than its \
+                 {file_len}-byte file can hold compressed"
+            ),
+        ));
+    }
+    let mut buf = vec![0; claimed];
     let frame = reader.next_frame(&mut buf).map_err(corrupt)?;
     let (width, height) = (frame.width as usize, frame.height as usize);
     let channels = match frame.color_type {
