@@ -18,12 +18,13 @@ fn text(bytes: &[u8]) -> String {
 fn plugin(lib_name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_nnunet"))
         .parent()
+        .and_then(|release| release.parent())
         .unwrap()
-        .to_path_buf();
+        .join("plugins");
     let path = dir.join(format!("lib{lib_name}.so"));
     assert!(
         path.exists(),
-        "{} missing: run `cargo build --release --workspace` first (scripts/test.sh does)",
+        "{} missing: run `scripts/build-plugins.sh` first (scripts/test.sh does)",
         path.display()
     );
     path

@@ -3,11 +3,12 @@
 //! Constructors take an [`nn::Path`](tch::nn::Path) into the host's `VarStore`, so a network's
 //! parameters — built in or from a plugin — live in one store: one optimiser, one checkpoint.
 
+use serde::{Deserialize, Serialize};
 use crate::{ArchitectureSpec, Result};
 use tch::Tensor;
 
 /// What a network constructor is asked to build.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetworkSpec {
     /// 2 or 3 spatial dimensions.
     pub spatial_dims: usize,
@@ -19,6 +20,7 @@ pub struct NetworkSpec {
     /// Return one output per decoder stage (highest resolution first) instead of one.
     pub deep_supervision: bool,
     /// Network-specific options from the run configuration (e.g. a MedNeXt variant's kernel size).
+    #[serde(default)]
     pub options: serde_json::Value,
 }
 

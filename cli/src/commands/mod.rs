@@ -10,6 +10,7 @@ pub mod find_best;
 pub mod fingerprint;
 pub mod overlay;
 pub mod plan;
+pub mod plugin_new;
 pub mod plugins;
 pub mod postprocess;
 pub mod predict;

@@ -1,0 +1,57 @@
+//! Losses across the boundary: `compute` takes two borrowed tensors and returns one.
+
+use crate::plugin::client::Foreign;
+use crate::plugin::server::{Incoming, Outgoing, Served, export, unknown_method};
+use crate::registry::LossCtor;
+use crate::{Loss, LossSpec, Registry, Result};
+use tch::Tensor;
+
+pub(crate) struct Factory(pub LossCtor);
+
+impl Served for Factory {
+    const WHAT: &'static str = "loss constructor";
+    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
+        // SAFETY: constructors are called through `&self` only.
+        let this = unsafe { &*this };
+        match method {
+            "build" => {
+                let spec: LossSpec = input.parse()?;
+                out.object(export(Exported((this.0)(&spec)?)));
+                Ok(())
+            }
+            other => Err(unknown_method(Self::WHAT, other)),
+        }
+    }
+}
+
+struct Exported(Box<dyn Loss>);
+
+impl Served for Exported {
+    const WHAT: &'static str = "loss";
+    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
+        // SAFETY: `compute` takes `&self`.
+        let this = unsafe { &*this };
+        match method {
+            "compute" => {
+                out.tensor(this.0.compute(input.tensor(0)?, input.tensor(1)?)?);
+                Ok(())
+            }
+            other => Err(unknown_method(Self::WHAT, other)),
+        }
+    }
+}
+
+struct ForeignLoss(Foreign);
+
+impl Loss for ForeignLoss {
+    fn compute(&self, logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+        self.0.call("compute", &(), &[logits, target])?.into_tensor()
+    }
+}
+
+pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+    registry.add_loss(name, desc, move |spec| {
+        let object = factory.call("build", spec, &[])?.take_object()?;
+        Ok(Box::new(ForeignLoss(object)))
+    })
+}
