@@ -7,8 +7,10 @@
 #   * the `nnunet plugin new` scaffold, by running the quick start of docs/plugins.md exactly as
 #     written (debug profile), then again with serde_json pinned at 1.0.140 with
 #     `arbitrary_precision` (ours: newer, without) — dependency layouts that must not matter.
-# The cargo builds share one target folder (NNUNET_PLUGIN_TARGET, default target/plugin-build),
-# so libtorch's bindings compile once per profile. Needs target/release/nnunet.
+# The release builds share one target folder (NNUNET_PLUGIN_TARGET, default this workspace's
+# target/): their own lockfiles pin the same versions as ours, so cargo reuses the compiled
+# torch-sys and tch instead of building them again (LIBTORCH must then be the same string as
+# .cargo/config.toml gives the workspace: $repo/.libtorch). Needs target/release/nnunet.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 out="$repo/target/plugins"
@@ -16,7 +18,7 @@ nnunet="$repo/target/release/nnunet"
 [[ -x "$nnunet" ]] || { echo "build nnunet first: cargo build --release -p nnunet-cli" >&2; exit 1; }
 export LIBTORCH="${LIBTORCH:-$repo/.libtorch}" LIBTORCH_CXX11_ABI=1
 unset CARGO_TARGET_DIR # the quick start builds in its own target folder, as a user's would
-shared_target="${NNUNET_PLUGIN_TARGET:-$repo/target/plugin-build}"
+shared_target="${NNUNET_PLUGIN_TARGET:-$repo/target}"
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -42,7 +44,10 @@ for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky; do
     sed -i -E "s#path = \"(\.\./)+(core|build-support)\"#path = \"$repo/\2\"#" "$tmp/$name/Cargo.toml"
     (cd "$tmp/$name" && CARGO_TARGET_DIR="$shared_target" cargo build --release --locked --quiet)
 done
-cp "$shared_target"/release/lib*.so "$out/"
+for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky; do
+    lib="$(sed -n 's/^name = "\(.*\)"/\1/p' "$repo/$dir/Cargo.toml" | head -n 1 | tr - _)"
+    cp "$shared_target/release/lib$lib.so" "$out/"
+done
 
 # 3. The scaffold: the guide's quick start, verbatim, in a fresh folder (its own target folder).
 quickstart="$(awk '/<!-- quickstart -->/ {f = 1; next} f && /^```/ {if (g) exit; g = 1; next} g' \

@@ -23,7 +23,7 @@ pub struct LoadedPlugin {
 impl LoadedPlugin {
     /// Calls the plugin's `register`, adding its components to `registry`.
     pub fn register(&self, registry: &mut Registry) -> Result<()> {
-        super::import::register(self.register, &self.path, registry)
+        super::registration::register(self.register, &self.path, registry)
     }
 }
 
