@@ -1,7 +1,7 @@
 //! The [`Loss`] trait and the [`LossSpec`] a loss constructor receives.
 
-use serde::{Deserialize, Serialize};
 use crate::Result;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 /// What a loss constructor is asked to build.

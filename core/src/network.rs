@@ -3,8 +3,8 @@
 //! Constructors take an [`nn::Path`](tch::nn::Path) into the host's `VarStore`, so a network's
 //! parameters — built in or from a plugin — live in one store: one optimiser, one checkpoint.
 
-use serde::{Deserialize, Serialize};
 use crate::{ArchitectureSpec, Result};
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 /// What a network constructor is asked to build.

@@ -1,7 +1,7 @@
 //! The [`Planner`] trait: from a fingerprint and a dataset description to plans.
 
-use serde::{Deserialize, Serialize};
 use crate::{DatasetDescriptor, Fingerprint, Plans, Result};
+use serde::{Deserialize, Serialize};
 
 /// Options every planner understands.
 #[derive(Clone, Debug, Serialize, Deserialize)]

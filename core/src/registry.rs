@@ -394,7 +394,10 @@ impl Registry {
     /// Every constructor with its name and description, by kind then name (what a plugin's
     /// `export_plugin!` offers the host).
     pub(crate) fn constructors(&self) -> Vec<(String, String, AnyCtor)> {
-        fn of<C: Clone>(table: &Table<C>, wrap: fn(C) -> AnyCtor) -> Vec<(String, String, AnyCtor)> {
+        fn of<C: Clone>(
+            table: &Table<C>,
+            wrap: fn(C) -> AnyCtor,
+        ) -> Vec<(String, String, AnyCtor)> {
             let entries = table.entries.values();
             entries
                 .map(|c| (c.name.clone(), c.description.clone(), wrap(c.make.clone())))

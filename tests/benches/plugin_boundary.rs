@@ -7,14 +7,27 @@
 //! `cargo bench --release -p nnunet-tests --bench plugin_boundary -- [--rounds N] [--write-docs]`
 //! after `scripts/build-plugins.sh`.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../plugins/mednext/src/lib.rs"]
-mod mednext;
+// MedNeXt's modules, compiled into this binary (its lib.rs, which only registers them, is not).
+#[allow(dead_code, unused_imports)] // their #[cfg(test)] parts are not run here
+#[path = "../../plugins/mednext/src/layers.rs"]
+mod layers;
+#[allow(dead_code, unused_imports)] // their #[cfg(test)] parts are not run here
+#[path = "../../plugins/mednext/src/model.rs"]
+mod model;
+#[allow(dead_code, unused_imports)] // their #[cfg(test)] parts are not run here
+#[path = "../../plugins/mednext/src/scope.rs"]
+mod scope;
+#[allow(dead_code, unused_imports)] // their #[cfg(test)] parts are not run here
+#[path = "../../plugins/mednext/src/upkern.rs"]
+mod upkern;
+#[allow(dead_code, unused_imports)] // their #[cfg(test)] parts are not run here
+#[path = "../../plugins/mednext/src/variant.rs"]
+mod variant;
 
 use nnunet_bench_support::{docs_file, write_section};
 use nnunet_core::tch::nn::{self, OptimizerConfig};
 use nnunet_core::tch::{Device, Kind, Tensor};
-use nnunet_core::{Network, NetworkSpec, Origin, Registry};
+use nnunet_core::{Network, NetworkSpec, Registry};
 use std::time::Instant;
 
 const PATCH: [i64; 3] = [32, 32, 32];
@@ -66,7 +79,12 @@ impl Arm {
         let mut shape = vec![2, 1];
         shape.extend(PATCH);
         let x = Tensor::randn(&shape[..], (Kind::Float, Device::Cpu));
-        Arm { network, optimizer, _store: store, x }
+        Arm {
+            network,
+            optimizer,
+            _store: store,
+            x,
+        }
     }
 
     /// Milliseconds per training iteration (forward with deep supervision, loss, backward, step).
@@ -98,13 +116,19 @@ fn main() {
         .unwrap_or(10usize);
     let plugin_file = nnunet_tests::plugin_path("nnunet_plugin_mednext");
     let mut through_plugin = Registry::empty();
-    through_plugin.load_plugin(&plugin_file).expect("load the MedNeXt plugin");
+    through_plugin
+        .load_plugin(&plugin_file)
+        .expect("load the MedNeXt plugin");
     let mut linked = Registry::empty();
-    let origin = Origin::BuiltIn {
-        crate_name: "mednext (linked into the bench)".into(),
-    };
-    linked.register(origin, &mednext::MedNeXtPlugin).expect("register");
-
+    linked
+        .add_network("mednext-s-k3", "linked in", |path, spec| {
+            let variant = &variant::VARIANTS[0];
+            let options = variant::MedNeXtOptions::parse("mednext-s-k3", &spec.options)?;
+            Ok(Box::new(model::MedNeXt::new(
+                path, spec, variant, 3, &options,
+            )?))
+        })
+        .expect("register");
     let mut arms = [Arm::new(&through_plugin), Arm::new(&linked)];
     for arm in arms.iter_mut() {
         arm.round(); // warm-up: allocator, libtorch's kernels
@@ -119,7 +143,9 @@ fn main() {
     }
     let [plugin_ms, linked_ms] = times.map(median);
     let diff = (plugin_ms / linked_ms - 1.0) * 100.0;
-    println!("MedNeXt-S k3, batch 2, patch {PATCH:?}: plugin {plugin_ms:.1} ms, linked {linked_ms:.1} ms per iteration ({diff:+.1}%)");
+    println!(
+        "MedNeXt-S k3, batch 2, patch {PATCH:?}: plugin {plugin_ms:.1} ms, linked {linked_ms:.1} ms per iteration ({diff:+.1}%)"
+    );
     if args.iter().any(|a| a == "--write-docs") {
         let threads = nnunet_core::tch::get_num_threads();
         let section = format!(
@@ -132,7 +158,11 @@ fn main() {
              | through the plugin boundary | {plugin_ms:.1} |\n| linked in | {linked_ms:.1} |\n\n\
              Difference: **{diff:+.1}%**. Tensors cross as libtorch handles (no copies).\n"
         );
-        if let Err(e) = write_section(&docs_file(env!("CARGO_MANIFEST_DIR")), "tests/plugin_boundary", &section) {
+        if let Err(e) = write_section(
+            &docs_file(env!("CARGO_MANIFEST_DIR")),
+            "tests/plugin_boundary",
+            &section,
+        ) {
             eprintln!("plugin_boundary bench: {e}");
             std::process::exit(1);
         }

@@ -19,7 +19,10 @@ pub fn target_dir() -> PathBuf {
 /// Panics with the command to run when it is missing: `scripts/test.sh` builds every plugin
 /// before running the tests.
 pub fn plugin_path(lib_name: &str) -> PathBuf {
-    let dir = target_dir().parent().map(|t| t.join("plugins")).expect("target/<profile>");
+    let dir = target_dir()
+        .parent()
+        .map(|t| t.join("plugins"))
+        .expect("target/<profile>");
     let path = dir.join(format!("lib{lib_name}.so"));
     assert!(
         path.exists(),
@@ -33,7 +36,11 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 /// The release `nnunet` binary beside the tests (`cargo build --release -p nnunet-cli`).
 pub fn nnunet_binary() -> PathBuf {
     let path = target_dir().join("nnunet");
-    assert!(path.exists(), "{} is missing: cargo build --release -p nnunet-cli", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release -p nnunet-cli",
+        path.display()
+    );
     path
 }
 

@@ -15,7 +15,10 @@ fn nnunet(args: &[&str]) -> String {
     let out = Command::new(nnunet_binary()).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "nnunet {args:?} failed:\n{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "nnunet {args:?} failed:\n{stdout}{stderr}"
+    );
     stdout
 }
 
@@ -36,11 +39,18 @@ fn the_release_nnunet_lists_the_debug_scaffold_and_mednext() {
         &path_str(&mednext),
     ]);
     let line = |name: &str| {
-        let found = listing.lines().find(|l| l.trim_start().starts_with(&format!("{name} ")));
-        found.unwrap_or_else(|| panic!("{name} not listed:\n{listing}")).to_string()
+        let found = listing
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")));
+        found
+            .unwrap_or_else(|| panic!("{name} not listed:\n{listing}"))
+            .to_string()
     };
     assert!(line("my-focal").contains(&path_str(&scaffold)), "{listing}");
-    assert!(line("mednext-s-k3").contains(&path_str(&mednext)), "{listing}");
+    assert!(
+        line("mednext-s-k3").contains(&path_str(&mednext)),
+        "{listing}"
+    );
     assert!(line("mednext").contains("AdamW"), "{listing}");
 }
 
@@ -62,20 +72,28 @@ fn training_steps_use_the_scaffolded_loss_and_its_options_cross_intact() {
         options,
         ..Default::default()
     };
-    let plain = registry.build_loss("my-focal", &spec(json!({ "gamma": 0.0 }))).unwrap();
+    let plain = registry
+        .build_loss("my-focal", &spec(json!({ "gamma": 0.0 })))
+        .unwrap();
     let (x, y) = toy_batch();
     let logits = Tensor::cat(&[-&x, x.shallow_clone()], 1) * 0.7;
-    let ce = logits.cross_entropy_loss::<Tensor>(&y.squeeze_dim(1), None, Reduction::Mean, -100, 0.0);
+    let ce =
+        logits.cross_entropy_loss::<Tensor>(&y.squeeze_dim(1), None, Reduction::Mean, -100, 0.0);
     let got = plain.compute(&logits, &y).unwrap();
     assert!((got.double_value(&[]) - ce.double_value(&[])).abs() < 1e-6);
     let err = registry
         .build_loss("my-focal", &spec(json!({ "gamma": "high" })))
         .err()
         .unwrap();
-    assert!(err.to_string().contains("my-focal: bad option gamma"), "{err}");
+    assert!(
+        err.to_string().contains("my-focal: bad option gamma"),
+        "{err}"
+    );
 
     // A few SGD steps through the plugin's loss: gradients flow back across the boundary.
-    let loss = registry.build_loss("my-focal", &spec(json!({ "gamma": 2 }))).unwrap();
+    let loss = registry
+        .build_loss("my-focal", &spec(json!({ "gamma": 2 })))
+        .unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
     let conv = nn::conv2d(vs.root() / "c", 1, 2, 1, Default::default());
     let mut sgd = nn::Sgd::default().build(&vs, 1.0).unwrap();
@@ -93,7 +111,11 @@ fn training_steps_use_the_scaffolded_loss_and_its_options_cross_intact() {
 fn summary_shows_mednext_s_reference_parameter_count() {
     let plans = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/nnunetv2_reference/Dataset004_Hippocampus/nnUNetPlans.json");
-    assert!(plans.is_file(), "{} is missing (../shared/data)", plans.display());
+    assert!(
+        plans.is_file(),
+        "{} is missing (../shared/data)",
+        plans.display()
+    );
     let mednext = path_str(&plugin_path("nnunet_plugin_mednext"));
     let summary = nnunet(&[
         "summary",

@@ -52,8 +52,14 @@ fn a_plugin_built_for_another_abi_is_refused_naming_the_file_and_both_sides() {
     let path = plugin_path("nnunet_fixture_abi");
     let msg = load_err(&path);
     assert!(msg.contains("libnnunet_fixture_abi.so"), "{msg}");
-    assert!(msg.contains("refused: built for another plugin ABI"), "{msg}");
-    let plugin_side = format!("plugin: ABI 999, libtorch {}", nnunet_core::plugin::LIBTORCH_VERSION);
+    assert!(
+        msg.contains("refused: built for another plugin ABI"),
+        "{msg}"
+    );
+    let plugin_side = format!(
+        "plugin: ABI 999, libtorch {}",
+        nnunet_core::plugin::LIBTORCH_VERSION
+    );
     assert!(msg.contains(&plugin_side), "{msg}");
     assert!(msg.contains(&host_side()), "{msg}");
 }
@@ -65,7 +71,10 @@ fn a_plugin_built_for_another_libtorch_flavour_is_refused_naming_the_file_and_bo
     let host = nnunet_core::plugin::LIBTORCH_VERSION;
     let (version, flavour) = host.split_once('+').unwrap_or((host, ""));
     let other = if flavour == "cpu" { "cu130" } else { "cpu" };
-    let plugin_side = format!("plugin: ABI {}, libtorch {version}+{other}", nnunet_core::plugin::ABI_VERSION);
+    let plugin_side = format!(
+        "plugin: ABI {}, libtorch {version}+{other}",
+        nnunet_core::plugin::ABI_VERSION
+    );
     assert!(msg.contains(&plugin_side), "{msg}");
     assert!(msg.contains(&host_side()), "{msg}");
 }
@@ -75,14 +84,20 @@ fn a_forged_header_is_refused_not_dereferenced() {
     // Its libtorch string points at 0xdead0000: reading it would crash the host.
     let msg = load_err(&plugin_path("nnunet_fixture_forged"));
     assert!(msg.contains("libnnunet_fixture_forged.so"), "{msg}");
-    assert!(msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated (libtorch version)"), "{msg}");
+    assert!(
+        msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated (libtorch version)"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_truncated_header_is_refused() {
     let msg = load_err(&plugin_path("nnunet_fixture_truncated"));
     assert!(msg.contains("libnnunet_fixture_truncated.so"), "{msg}");
-    assert!(msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated"), "{msg}");
+    assert!(
+        msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated"),
+        "{msg}"
+    );
 }
 
 #[test]

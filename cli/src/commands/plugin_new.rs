@@ -33,11 +33,26 @@ pub struct NewArgs {
 }
 
 const COMMON: [(&str, &str); 5] = [
-    ("Cargo.toml", include_str!("../../templates/plugin/Cargo.toml.in")),
-    ("build.rs", include_str!("../../templates/plugin/build.rs.in")),
-    (".cargo/config.toml", include_str!("../../templates/plugin/config.toml.in")),
-    (".gitignore", include_str!("../../templates/plugin/gitignore.in")),
-    ("README.md", include_str!("../../templates/plugin/README.md.in")),
+    (
+        "Cargo.toml",
+        include_str!("../../templates/plugin/Cargo.toml.in"),
+    ),
+    (
+        "build.rs",
+        include_str!("../../templates/plugin/build.rs.in"),
+    ),
+    (
+        ".cargo/config.toml",
+        include_str!("../../templates/plugin/config.toml.in"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/plugin/gitignore.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/plugin/README.md.in"),
+    ),
 ];
 
 /// `src/lib.rs`, its test, and how a user selects the component.
@@ -75,8 +90,14 @@ fn kind_files(kind: ScaffoldKind) -> (&'static str, &'static str, &'static str, 
 fn check_name(name: &str) -> Result<()> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    if !first_ok || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        bail!("plugin name {name:?}: use ASCII letters, digits, '-' and '_', starting with a letter");
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!(
+            "plugin name {name:?}: use ASCII letters, digits, '-' and '_', starting with a letter"
+        );
     }
     Ok(())
 }
@@ -86,7 +107,9 @@ fn type_name(name: &str) -> String {
     name.split(['-', '_'])
         .map(|part| {
             let mut c = part.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -110,15 +133,23 @@ fn default_checkout() -> Result<PathBuf> {
 pub fn run(args: NewArgs) -> Result<()> {
     check_name(&args.name)?;
     let checkout = match &args.checkout {
-        Some(c) => c.canonicalize().with_context(|| format!("--checkout {}", c.display()))?,
+        Some(c) => c
+            .canonicalize()
+            .with_context(|| format!("--checkout {}", c.display()))?,
         None => default_checkout()?,
     };
     if !checkout.join("core/Cargo.toml").is_file() {
-        bail!("{}: not an nnunet-rs checkout (no core/Cargo.toml)", checkout.display());
+        bail!(
+            "{}: not an nnunet-rs checkout (no core/Cargo.toml)",
+            checkout.display()
+        );
     }
     let dest = args.dir.join(&args.name);
     if dest.exists() {
-        bail!("{} already exists: choose another name or folder", dest.display());
+        bail!(
+            "{} already exists: choose another name or folder",
+            dest.display()
+        );
     }
     let libtorch = Path::new(nnunet_core::BuildFingerprint::current().libtorch_lib).join("..");
     let libtorch = libtorch.canonicalize().unwrap_or(libtorch);
@@ -139,7 +170,9 @@ pub fn run(args: NewArgs) -> Result<()> {
         .collect();
     files.push(("src/lib.rs".into(), fill(lib_rs)));
     files.push((format!("tests/{kind}.rs"), fill(test_rs)));
-    let staging = args.dir.join(format!(".{}.new-{}", args.name, std::process::id()));
+    let staging = args
+        .dir
+        .join(format!(".{}.new-{}", args.name, std::process::id()));
     let written = files
         .iter()
         .try_for_each(|(path, text)| write_bytes(&staging.join(path), text.as_bytes()))
@@ -173,17 +206,46 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         let dir = tempfile::tempdir().unwrap();
-        for kind in [ScaffoldKind::Loss, ScaffoldKind::Network, ScaffoldKind::Trainer, ScaffoldKind::Postprocessor] {
+        for kind in [
+            ScaffoldKind::Loss,
+            ScaffoldKind::Network,
+            ScaffoldKind::Trainer,
+            ScaffoldKind::Postprocessor,
+        ] {
             let name = format!("p-{kind:?}").to_lowercase();
-            let args = NewArgs { name: name.clone(), kind, dir: dir.path().into(), checkout: None };
+            let args = NewArgs {
+                name: name.clone(),
+                kind,
+                dir: dir.path().into(),
+                checkout: None,
+            };
             run(args).unwrap();
             let crate_dir = dir.path().join(&name);
-            for file in ["Cargo.toml", "build.rs", "README.md", "src/lib.rs", ".cargo/config.toml"] {
+            for file in [
+                "Cargo.toml",
+                "build.rs",
+                "README.md",
+                "src/lib.rs",
+                ".cargo/config.toml",
+            ] {
                 let text = std::fs::read_to_string(crate_dir.join(file)).unwrap();
-                assert!(!text.contains("{{"), "{file} of {kind:?} keeps a placeholder");
+                assert!(
+                    !text.contains("{{"),
+                    "{file} of {kind:?} keeps a placeholder"
+                );
             }
         }
-        let again = NewArgs { name: "p-loss".into(), kind: ScaffoldKind::Loss, dir: dir.path().into(), checkout: None };
-        assert!(run(again).unwrap_err().to_string().contains("already exists"));
+        let again = NewArgs {
+            name: "p-loss".into(),
+            kind: ScaffoldKind::Loss,
+            dir: dir.path().into(),
+            checkout: None,
+        };
+        assert!(
+            run(again)
+                .unwrap_err()
+                .to_string()
+                .contains("already exists")
+        );
     }
 }

@@ -102,7 +102,8 @@ impl Foreign {
             error: on_error,
         };
         // SAFETY: the object is live; request and reply outlive the call.
-        let status = unsafe { (self.object.call)(self.object.obj, RawStr::new(method), &request, &reply) };
+        let status =
+            unsafe { (self.object.call)(self.object.obj, RawStr::new(method), &request, &reply) };
         if status == OK {
             return Ok(collected);
         }
@@ -126,7 +127,9 @@ pub(crate) fn decode_error(json: Option<&str>, method: &str) -> Error {
         },
         Some(Ok(w)) => Error::Invalid(w.message),
         Some(Err(_)) => Error::Invalid(json.unwrap_or_default().to_string()),
-        None => Error::Invalid(format!("plugin call {method} failed without an error message")),
+        None => Error::Invalid(format!(
+            "plugin call {method} failed without an error message"
+        )),
     }
 }
 
@@ -142,7 +145,9 @@ unsafe extern "C" fn on_json(ctx: *mut c_void, json: RawStr) {
 
 unsafe extern "C" fn on_tensor(ctx: *mut c_void, tensor: *mut torch_sys::C_tensor) {
     // SAFETY: the plugin hands over ownership of a live handle.
-    collected(ctx).tensors.push(unsafe { Tensor::from_ptr(tensor) });
+    collected(ctx)
+        .tensors
+        .push(unsafe { Tensor::from_ptr(tensor) });
 }
 
 unsafe extern "C" fn on_object(ctx: *mut c_void, object: ForeignObject) {

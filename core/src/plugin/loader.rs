@@ -3,10 +3,10 @@
 //! version and the libtorch version and flavour. Every read of the header goes through
 //! [`FileMappings`], so a forged header is refused, never dereferenced.
 
+use super::PluginHeader;
 use super::ffi::{RawStr, RegisterFn};
 use super::header::{ABI_VERSION, FROZEN_PREFIX_SIZE, HEADER_SYMBOL, LIBTORCH_VERSION, MAGIC};
 use super::memory::FileMappings;
-use super::PluginHeader;
 use crate::{Error, Registry, Result};
 use std::mem::offset_of;
 use std::path::{Path, PathBuf};
@@ -65,8 +65,12 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin> {
                  `nnunet_core::export_plugin!(...)`)",
             )
         })?;
-    let maps = FileMappings::of(&path)
-        .map_err(|e| refuse(&path, format!("cannot read /proc/self/maps to check it: {e}")))?;
+    let maps = FileMappings::of(&path).map_err(|e| {
+        refuse(
+            &path,
+            format!("cannot read /proc/self/maps to check it: {e}"),
+        )
+    })?;
     let header = check_header(&path, &maps, address)?;
     // Never dlclose: objects the plugin created may still point into its code.
     std::mem::forget(library);
@@ -87,7 +91,9 @@ fn check_header(path: &Path, maps: &FileMappings, address: usize) -> Result<Load
     if prefix[..8] != MAGIC {
         return Err(forged("wrong magic bytes"));
     }
-    let u32_at = |at: usize| u32::from_ne_bytes([prefix[at], prefix[at + 1], prefix[at + 2], prefix[at + 3]]);
+    let u32_at = |at: usize| {
+        u32::from_ne_bytes([prefix[at], prefix[at + 1], prefix[at + 2], prefix[at + 3]])
+    };
     let (abi, size) = (u32_at(8), u32_at(12));
     // SAFETY: the prefix was checked readable; read_unaligned copies two machine words.
     let libtorch_raw: RawStr = unsafe { std::ptr::read_unaligned(prefix[16..].as_ptr().cast()) };

@@ -32,7 +32,11 @@ impl FileMappings {
         };
         let mut at = addr;
         while at < end {
-            match self.0.iter().find(|m| m.readable && m.start <= at && at < m.end) {
+            match self
+                .0
+                .iter()
+                .find(|m| m.readable && m.start <= at && at < m.end)
+            {
                 Some(m) => at = m.end,
                 None => return false,
             }
@@ -83,7 +87,10 @@ mod tests {
     fn lines_of_other_files_and_bad_lines_are_skipped() {
         let line = "7f0000001000-7f0000003000 r-xp 00001000 08:01 42  /x/libp.so";
         let m = parse(line, "/x/libp.so").unwrap();
-        assert_eq!((m.start, m.end, m.readable, m.executable), (0x7f0000001000, 0x7f0000003000, true, true));
+        assert_eq!(
+            (m.start, m.end, m.readable, m.executable),
+            (0x7f0000001000, 0x7f0000003000, true, true)
+        );
         assert!(parse(line, "/x/other.so").is_none());
         assert!(parse("garbage", "/x/libp.so").is_none());
         let maps = FileMappings(vec![m]);

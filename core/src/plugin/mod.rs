@@ -19,8 +19,8 @@
 //! the plugin and comes back as [`Error::Panic`]. Libraries are never closed: their code may be
 //! referenced by any object they created.
 
-pub mod ffi;
 mod client;
+pub mod ffi;
 mod fingerprint;
 pub(crate) mod guarded;
 mod header;
@@ -31,8 +31,8 @@ mod registration;
 mod server;
 
 pub use fingerprint::{BuildFingerprint, FINGERPRINT};
-pub use header::{ABI_VERSION, FROZEN_PREFIX_SIZE, HEADER_SYMBOL, LIBTORCH_VERSION, MAGIC};
 pub use header::PluginHeader;
+pub use header::{ABI_VERSION, FROZEN_PREFIX_SIZE, HEADER_SYMBOL, LIBTORCH_VERSION, MAGIC};
 pub use loader::{LoadedPlugin, load_plugin};
 #[doc(hidden)]
 pub use registration::export;

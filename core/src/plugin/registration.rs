@@ -5,9 +5,9 @@
 
 use super::client::{Foreign, decode_error};
 use super::ffi::{FAILED, ForeignObject, HostRegistrar, OK, RawStr, RegisterFn, Reply};
+use super::guard;
 use super::kinds;
 use super::server::send_error;
-use super::guard;
 use crate::{ComponentKind, Error, Plugin, Registry, Result};
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -100,10 +100,17 @@ unsafe extern "C" fn add(
     // Own the factory first, so that it is dropped (in the plugin) on every path.
     let factory = Foreign::new(factory);
     // SAFETY: the plugin passes strings valid for this callback.
-    let (name, description) = unsafe { (name.to_str().into_owned(), description.to_str().into_owned()) };
+    let (name, description) = unsafe {
+        (
+            name.to_str().into_owned(),
+            description.to_str().into_owned(),
+        )
+    };
     let result = catch_unwind(AssertUnwindSafe(|| {
         let kind = ComponentKind::from_code(kind).ok_or_else(|| {
-            Error::Invalid(format!("plugin component {name:?} has unknown kind code {kind}"))
+            Error::Invalid(format!(
+                "plugin component {name:?} has unknown kind code {kind}"
+            ))
         })?;
         kinds::import(importer.registry, kind, &name, &description, factory)
     }));

@@ -113,7 +113,9 @@ unsafe extern "C" fn call<S: Served>(
 unsafe extern "C" fn drop_object<S: Served>(obj: *mut c_void) {
     // A panicking Drop is contained here; the object is then leaked, never unwound into the host.
     // SAFETY: `obj` came from `export` and the host drops it exactly once.
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(obj as *mut S) })));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        drop(unsafe { Box::from_raw(obj as *mut S) })
+    }));
 }
 
 /// # Safety

@@ -18,8 +18,7 @@ mod variant;
 use nnunet_core::{Plugin, Registry, Result};
 use variant::{KERNELS, MedNeXtOptions, VARIANTS, network_name};
 
-/// The plugin (public so that a benchmark can link it in directly, bypassing the boundary).
-pub struct MedNeXtPlugin;
+struct MedNeXtPlugin;
 
 impl Plugin for MedNeXtPlugin {
     fn name(&self) -> &'static str {

@@ -95,7 +95,11 @@ impl Dataset for ForeignDataset {
                 "plugin dataset: case {case} came with {} tensors for {} channels{}",
                 tensors.len(),
                 meta.channels,
-                if meta.has_label { " and a label map" } else { "" }
+                if meta.has_label {
+                    " and a label map"
+                } else {
+                    ""
+                }
             )));
         }
         let (channels, label) = tensors.split_at(meta.channels);
@@ -125,7 +129,12 @@ impl Dataset for ForeignDataset {
     }
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_dataset_format(name, desc, move |path| {
         let object = factory.call("build", path, &[])?.take_object()?;
         let descriptor = object.call("descriptor", &(), &[])?.parse()?;

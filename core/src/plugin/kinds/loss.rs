@@ -45,11 +45,18 @@ struct ForeignLoss(Foreign);
 
 impl Loss for ForeignLoss {
     fn compute(&self, logits: &Tensor, target: &Tensor) -> Result<Tensor> {
-        self.0.call("compute", &(), &[logits, target])?.into_tensor()
+        self.0
+            .call("compute", &(), &[logits, target])?
+            .into_tensor()
     }
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_loss(name, desc, move |spec| {
         let object = factory.call("build", spec, &[])?.take_object()?;
         Ok(Box::new(ForeignLoss(object)))

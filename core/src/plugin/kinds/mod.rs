@@ -26,9 +26,10 @@ pub(crate) fn export_factory(ctor: AnyCtor) -> (ComponentKind, ForeignObject) {
         AnyCtor::Loss(c) => (ComponentKind::Loss, export(loss::Factory(c))),
         AnyCtor::Trainer(c) => (ComponentKind::Trainer, export(trainer::Factory(c))),
         AnyCtor::Planner(c) => (ComponentKind::Planner, export(planner::Factory(c))),
-        AnyCtor::Postprocessor(c) => {
-            (ComponentKind::Postprocessor, export(postprocessor::Factory(c)))
-        }
+        AnyCtor::Postprocessor(c) => (
+            ComponentKind::Postprocessor,
+            export(postprocessor::Factory(c)),
+        ),
         AnyCtor::DatasetFormat(c) => (ComponentKind::DatasetFormat, export(dataset::Factory(c))),
     }
 }
@@ -46,9 +47,7 @@ pub(crate) fn import(
         ComponentKind::Loss => loss::import(registry, name, description, factory),
         ComponentKind::Trainer => trainer::import(registry, name, description, factory),
         ComponentKind::Planner => planner::import(registry, name, description, factory),
-        ComponentKind::Postprocessor => {
-            postprocessor::import(registry, name, description, factory)
-        }
+        ComponentKind::Postprocessor => postprocessor::import(registry, name, description, factory),
         ComponentKind::DatasetFormat => dataset::import(registry, name, description, factory),
     }
 }

@@ -149,12 +149,20 @@ fn adopt(path: &nn::Path, params: Vec<Param>, tensors: Vec<Tensor>) -> Result<()
         let sub = dirs
             .split_first()
             .map(|(first, rest)| rest.iter().fold(path.sub(first), |p, d| p.sub(d)));
-        let _ = sub.as_ref().unwrap_or(path).add(leaf, tensor, param.trainable);
+        let _ = sub
+            .as_ref()
+            .unwrap_or(path)
+            .add(leaf, tensor, param.trainable);
     }
     Ok(())
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_network(name, desc, move |path, spec| {
         let args = BuildArgs {
             spec: spec.clone(),

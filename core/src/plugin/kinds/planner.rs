@@ -41,7 +41,11 @@ impl Served for Exported {
         match method {
             "plan" => {
                 let args: PlanArgs = input.parse()?;
-                out.json(&this.0.plan(&args.fingerprint, &args.dataset, &args.options)?)
+                out.json(
+                    &this
+                        .0
+                        .plan(&args.fingerprint, &args.dataset, &args.options)?,
+                )
             }
             other => Err(unknown_method(Self::WHAT, other)),
         }
@@ -66,7 +70,12 @@ impl Planner for ForeignPlanner {
     }
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_planner(name, desc, move |options| {
         let object = factory.call("build", options, &[])?.take_object()?;
         Ok(Box::new(ForeignPlanner(object)))

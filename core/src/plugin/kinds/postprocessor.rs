@@ -92,7 +92,12 @@ impl Postprocessor for ForeignPostprocessor {
     }
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_postprocessor(name, desc, move |options| {
         let object = factory.call("build", options, &[])?.take_object()?;
         Ok(Box::new(ForeignPostprocessor(object)))

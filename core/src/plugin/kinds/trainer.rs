@@ -69,7 +69,12 @@ impl Trainer for ForeignTrainer {
     }
 }
 
-pub(crate) fn import(registry: &mut Registry, name: &str, desc: &str, factory: Foreign) -> Result<()> {
+pub(crate) fn import(
+    registry: &mut Registry,
+    name: &str,
+    desc: &str,
+    factory: Foreign,
+) -> Result<()> {
     registry.add_trainer(name, desc, move |options| {
         let object = factory.call("build", options, &[])?.take_object()?;
         Ok(Box::new(ForeignTrainer(object)))
