@@ -30,8 +30,8 @@ use nnunet_core::tch::{Device, Kind, Tensor};
 use nnunet_core::{Network, NetworkSpec, Registry};
 use std::time::Instant;
 
-const PATCH: [i64; 3] = [32, 32, 32];
-const ITERATIONS_PER_ROUND: usize = 3;
+const PATCH: [i64; 3] = [16, 32, 32];
+const ITERATIONS_PER_ROUND: usize = 2;
 
 fn spec() -> NetworkSpec {
     let architecture = serde_json::from_value(serde_json::json!({

@@ -11,23 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use tch::Tensor;
 
-pub(crate) struct Factory(pub DatasetFormatCtor);
-
-impl Served for Factory {
-    const WHAT: &'static str = "dataset format";
-    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
-        // SAFETY: constructors are called through `&self` only.
-        let this = unsafe { &*this };
-        match method {
-            "build" => {
-                let path: PathBuf = input.parse()?;
-                out.object(export(Exported((this.0)(&path)?)));
-                Ok(())
-            }
-            other => Err(unknown_method(Self::WHAT, other)),
-        }
-    }
-}
+factory!(DatasetFormatCtor, PathBuf, "dataset format");
 
 /// A case without its voxels: one tensor per channel follows, then the label map if any.
 #[derive(Serialize, Deserialize)]

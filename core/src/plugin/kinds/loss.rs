@@ -6,23 +6,7 @@ use crate::registry::LossCtor;
 use crate::{Loss, LossSpec, Registry, Result};
 use tch::Tensor;
 
-pub(crate) struct Factory(pub LossCtor);
-
-impl Served for Factory {
-    const WHAT: &'static str = "loss constructor";
-    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
-        // SAFETY: constructors are called through `&self` only.
-        let this = unsafe { &*this };
-        match method {
-            "build" => {
-                let spec: LossSpec = input.parse()?;
-                out.object(export(Exported((this.0)(&spec)?)));
-                Ok(())
-            }
-            other => Err(unknown_method(Self::WHAT, other)),
-        }
-    }
-}
+factory!(LossCtor, LossSpec, "loss constructor");
 
 struct Exported(Box<dyn Loss>);
 

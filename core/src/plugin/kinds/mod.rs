@@ -6,6 +6,36 @@
 //! wrapper. Adding a kind is one module like these, one [`AnyCtor`] variant and one arm in each
 //! function below.
 
+/// The plugin-side factory of a kind whose constructor takes one argument decoded from JSON:
+/// method `build` constructs the component and hands the host an `Exported` object (the
+/// kind module's own `Served` wrapper of the component).
+macro_rules! factory {
+    ($ctor:ty, $arg:ty, $what:literal) => {
+        pub(crate) struct Factory(pub $ctor);
+
+        impl Served for Factory {
+            const WHAT: &'static str = $what;
+            unsafe fn serve(
+                this: *mut Self,
+                method: &str,
+                input: &Incoming,
+                out: &Outgoing,
+            ) -> Result<()> {
+                // SAFETY: constructors are called through `&self` only.
+                let this = unsafe { &*this };
+                match method {
+                    "build" => {
+                        let argument: $arg = input.parse()?;
+                        out.object(export(Exported((this.0)(&argument)?)));
+                        Ok(())
+                    }
+                    other => Err(unknown_method(Self::WHAT, other)),
+                }
+            }
+        }
+    };
+}
+
 mod dataset;
 mod loss;
 mod network;
@@ -195,7 +225,7 @@ mod tests {
         let w = store.variables().remove("net.w").expect("adopted as net.w");
         assert!(w.requires_grad());
         // The host's tensor is the plugin's: changing it changes the forward pass.
-        tch::no_grad(|| w.shallow_clone().fill_(3.0));
+        let _ = tch::no_grad(|| w.shallow_clone().fill_(3.0));
         let x = Tensor::from_slice(&[2.0f32]);
         let y = net.forward_t(&x, true).unwrap();
         assert_eq!(y.len(), 2);

@@ -6,23 +6,7 @@ use crate::registry::{Options, PlannerCtor};
 use crate::{DatasetDescriptor, Fingerprint, PlanOptions, Planner, Plans, Registry, Result};
 use serde::{Deserialize, Serialize};
 
-pub(crate) struct Factory(pub PlannerCtor);
-
-impl Served for Factory {
-    const WHAT: &'static str = "planner constructor";
-    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
-        // SAFETY: constructors are called through `&self` only.
-        let this = unsafe { &*this };
-        match method {
-            "build" => {
-                let options: Options = input.parse()?;
-                out.object(export(Exported((this.0)(&options)?)));
-                Ok(())
-            }
-            other => Err(unknown_method(Self::WHAT, other)),
-        }
-    }
-}
+factory!(PlannerCtor, Options, "planner constructor");
 
 #[derive(Serialize, Deserialize)]
 struct PlanArgs {

@@ -9,23 +9,7 @@ use crate::{Error, Geometry, LabelMap, Postprocessor, Registry, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-pub(crate) struct Factory(pub PostprocessorCtor);
-
-impl Served for Factory {
-    const WHAT: &'static str = "postprocessor constructor";
-    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
-        // SAFETY: constructors are called through `&self` only.
-        let this = unsafe { &*this };
-        match method {
-            "build" => {
-                let options: Options = input.parse()?;
-                out.object(export(Exported((this.0)(&options)?)));
-                Ok(())
-            }
-            other => Err(unknown_method(Self::WHAT, other)),
-        }
-    }
-}
+factory!(PostprocessorCtor, Options, "postprocessor constructor");
 
 /// A label map without its voxels.
 #[derive(Serialize, Deserialize)]

@@ -7,23 +7,7 @@ use crate::registry::{Options, TrainerCtor};
 use crate::{Registry, Result, Trainer, TrainingOptions};
 use serde::{Deserialize, Serialize};
 
-pub(crate) struct Factory(pub TrainerCtor);
-
-impl Served for Factory {
-    const WHAT: &'static str = "trainer constructor";
-    unsafe fn serve(this: *mut Self, method: &str, input: &Incoming, out: &Outgoing) -> Result<()> {
-        // SAFETY: constructors are called through `&self` only.
-        let this = unsafe { &*this };
-        match method {
-            "build" => {
-                let options: Options = input.parse()?;
-                out.object(export(Exported((this.0)(&options)?)));
-                Ok(())
-            }
-            other => Err(unknown_method(Self::WHAT, other)),
-        }
-    }
-}
+factory!(TrainerCtor, Options, "trainer constructor");
 
 #[derive(Serialize, Deserialize)]
 struct LearningRateArgs {
