@@ -36,13 +36,14 @@ for fixture in abi flavour forged truncated; do
         -o "$out/libnnunet_fixture_$fixture.so" "$repo/plugins/fixtures/headers/refused.rs"
 done
 
-# 2. Release plugins, each copied out of the tree with its own lockfile.
+# 2. Release plugins, each copied out of the tree with its own lockfile (seeded from ours: cargo
+#    adds what a changed nnunet-core needs, so no --locked).
 for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky; do
     name="$(basename "$dir")"
     step "$name (release, out of tree)"
     cp -r "$repo/$dir" "$tmp/$name"
     sed -i -E "s#path = \"(\.\./)+(core|build-support)\"#path = \"$repo/\2\"#" "$tmp/$name/Cargo.toml"
-    (cd "$tmp/$name" && CARGO_TARGET_DIR="$shared_target" cargo build --release --locked --quiet)
+    (cd "$tmp/$name" && CARGO_TARGET_DIR="$shared_target" cargo build --release --quiet)
 done
 for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky; do
     lib="$(sed -n 's/^name = "\(.*\)"/\1/p' "$repo/$dir/Cargo.toml" | head -n 1 | tr - _)"
