@@ -57,7 +57,7 @@ else
     # Limits are the device's, × 4: a CPU is slower than a GPU even at tiny sizes (MedNeXt).
     : "${DC_BUDGET_S:=1800}" "${DC_DEVICE:=cpu}" "${DC_LIMIT_SCALE:=4}"
     : "${DC_BIN:=$REPO/target/release/nnunet}"
-    : "${DC_PLUGIN:=$REPO/target/release/libnnunet_plugin_mednext.so}"
+    : "${DC_PLUGIN:=$REPO/target/plugins/libnnunet_plugin_mednext.so}"
     : "${DC_DATA:=$REPO/../shared/data/Dataset004_Hippocampus}"
     : "${DC_WORK:=$REPO/target/device_check_dry/work}"
     OUT=${OUT_ARG:-$REPO/target/device_check_dry/out}

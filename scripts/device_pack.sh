@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DC_SOURCE_DATA:-../shared/data/Dataset004_Hippocampus}
-for f in target/release/nnunet target/release/libnnunet_plugin_mednext.so "$DATA/dataset.json"; do
+for f in target/release/nnunet target/plugins/libnnunet_plugin_mednext.so "$DATA/dataset.json"; do
     [ -f "$f" ] || { echo "device_pack: $f is missing" >&2; exit 1; }
 done
 rm -rf .device
@@ -25,7 +25,7 @@ mkdir -p .device
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 strip -o "$tmp/nnunet" target/release/nnunet
-strip --strip-unneeded -o "$tmp/libnnunet_plugin_mednext.so" target/release/libnnunet_plugin_mednext.so
+strip --strip-unneeded -o "$tmp/libnnunet_plugin_mednext.so" target/plugins/libnnunet_plugin_mednext.so
 xz -T0 -6 -c "$tmp/nnunet" >.device/nnunet.xz
 xz -T0 -6 -c "$tmp/libnnunet_plugin_mednext.so" >.device/libnnunet_plugin_mednext.so.xz
 cp -rL "$DATA" "$tmp/Dataset004_Hippocampus"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: sets up libtorch if missing, builds every crate
-# and plugin (.so files the tests load at run time), then runs all tests in the release profile.
+# and, out of tree, every plugin (.so files the tests load at run time; scripts/build-plugins.sh),
+# then runs all tests in the release profile.
 #
 # Real-data tests read ../shared/data; parity tests run nnU-Net 2.8.1 itself through the python
 # of scripts/peer_venv.sh (exported as NNUNET_PEER_PYTHON). Without them a test is skipped and
@@ -31,6 +32,7 @@ mkdir -p "$(dirname "$NNUNET_SKIP_LOG")"
 
 status=0
 cargo build --release --workspace --all-targets
+bash scripts/build-plugins.sh
 cargo test --release --workspace "$@" || status=$?
 
 if [ "$#" -eq 0 ]; then

@@ -28,7 +28,8 @@ struct Cli {
 enum Command {
     /// Report versions, libtorch, CUDA/cuDNN, CPU threads and the nnU-Net folders.
     Doctor,
-    /// Inspect built-in components and plugins.
+    /// Inspect built-in components and plugins; `plugin new` scaffolds a plugin crate.
+    #[command(alias = "plugin")]
     Plugins {
         #[command(subcommand)]
         command: commands::plugins::PluginsCommand,

@@ -18,12 +18,13 @@ fn text(bytes: &[u8]) -> String {
 fn plugin(lib_name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_nnunet"))
         .parent()
+        .and_then(|release| release.parent())
         .unwrap()
-        .to_path_buf();
+        .join("plugins");
     let path = dir.join(format!("lib{lib_name}.so"));
     assert!(
         path.exists(),
-        "{} missing: run `cargo build --release --workspace` first (scripts/test.sh does)",
+        "{} missing: run `scripts/build-plugins.sh` first (scripts/test.sh does)",
         path.display()
     );
     path
@@ -80,17 +81,19 @@ fn plugins_list_shows_builtins_and_a_loaded_plugin() {
 }
 
 #[test]
-fn foreign_plugin_is_refused_with_nonzero_exit() {
-    let so = plugin("nnunet_fixture_foreign");
+fn plugin_for_another_abi_is_refused_with_nonzero_exit() {
+    let so = plugin("nnunet_fixture_abi");
     let out = nnunet(&["plugins", "list", "--plugin", so.to_str().unwrap()]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("libnnunet_fixture_abi.so"), "{stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
-    assert!(
-        stderr.contains("plugin: ABI 1 | nnunet-core 0.0.1"),
-        "{stderr}"
+    assert!(stderr.contains("plugin: ABI 999, libtorch "), "{stderr}");
+    let host = format!(
+        "host:   ABI {}, libtorch ",
+        nnunet_core::plugin::ABI_VERSION
     );
-    assert!(stderr.contains("host:   ABI 1 | nnunet-core"), "{stderr}");
+    assert!(stderr.contains(&host), "{stderr}");
 }
 
 #[test]

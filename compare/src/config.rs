@@ -5,7 +5,7 @@
 //! dataset = "Dataset004_Hippocampus"      # id, name or raw folder
 //! configuration = "3d_fullres"
 //! folds = [0, 1]
-//! plugins = ["../../target/release/libnnunet_plugin_mednext.so"]  # relative to this file
+//! plugins = ["../../target/plugins/libnnunet_plugin_mednext.so"]  # relative to this file
 //!
 //! [budget]                                 # shared by every network
 //! epochs = 5

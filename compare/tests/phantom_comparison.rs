@@ -19,7 +19,8 @@ use nnunet_trainers as _;
 /// The MedNeXt plugin beside this test's profile folder, if built and loadable.
 fn mednext(registry: &mut Registry) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("libnnunet_plugin_mednext.so");
+    let target = exe.parent()?.parent()?.parent()?;
+    let path = target.join("plugins/libnnunet_plugin_mednext.so");
     if !path.exists() {
         nnunet_core::test_data::skip(&format!(
             "MedNeXt left out: {} is not built",

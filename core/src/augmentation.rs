@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// Spatial shapes are always stored as three axes `[z, y, x]`; a 2D configuration has `z = 1`
 /// and `ndim = 2`, so every transform works on one memory layout and knows which axes are
 /// spatial for the network (`spatial_axes`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// `(channels, z, y, x)` intensities.
     pub image: Vec<f32>,

@@ -50,7 +50,7 @@ pub fn voxel_count(shape: [usize; 3]) -> usize {
 }
 
 /// A multi-channel image: one `f32` array per channel, all of the same shape.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub shape: [usize; 3],
     pub channels: Vec<Vec<f32>>,
@@ -66,7 +66,7 @@ impl Image {
 }
 
 /// A label map. `-1` marks voxels outside the non-zero crop mask after preprocessing.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabelMap {
     pub shape: [usize; 3],
     pub data: Vec<i16>,

@@ -13,7 +13,8 @@
 //! * the plugin loader and its build fingerprint ([`plugin`]), and the [`export_plugin!`] macro.
 //!
 //! A plugin is a `cdylib` that depends on this crate alone, implements [`Plugin`], and calls
-//! `nnunet_core::export_plugin!(MyPlugin);`. See `plugins/examples/tversky` for a worked example.
+//! `nnunet_core::export_plugin!(MyPlugin);`. It is built out of tree, with its own lockfile and
+//! profile; `nnunet plugin new` writes one, and docs/plugins.md is the guide.
 
 pub mod atomic;
 pub mod augmentation;
@@ -56,5 +57,7 @@ pub use trainer::{
 
 #[doc(hidden)]
 pub use inventory;
+/// Re-exported so that plugins read options (JSON values) without a dependency of their own.
+pub use serde_json;
 /// Re-exported so that plugins use exactly the host's tensor library.
 pub use tch;

@@ -1,10 +1,11 @@
 //! The [`Loss`] trait and the [`LossSpec`] a loss constructor receives.
 
 use crate::Result;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 /// What a loss constructor is asked to build.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LossSpec {
     /// Dice over the whole batch (nnU-Net's `batch_dice` from the plans) instead of per sample.
     pub batch_dice: bool,
@@ -13,6 +14,7 @@ pub struct LossSpec {
     /// Region-based training: outputs are sigmoid channels, one per region.
     pub regions: bool,
     /// Loss-specific options from the run configuration (e.g. Tversky's alpha and beta).
+    #[serde(default)]
     pub options: serde_json::Value,
 }
 

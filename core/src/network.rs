@@ -4,10 +4,11 @@
 //! parameters — built in or from a plugin — live in one store: one optimiser, one checkpoint.
 
 use crate::{ArchitectureSpec, Result};
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 /// What a network constructor is asked to build.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetworkSpec {
     /// 2 or 3 spatial dimensions.
     pub spatial_dims: usize,
@@ -19,6 +20,7 @@ pub struct NetworkSpec {
     /// Return one output per decoder stage (highest resolution first) instead of one.
     pub deep_supervision: bool,
     /// Network-specific options from the run configuration (e.g. a MedNeXt variant's kernel size).
+    #[serde(default)]
     pub options: serde_json::Value,
 }
 

@@ -1,9 +1,10 @@
 //! The [`Planner`] trait: from a fingerprint and a dataset description to plans.
 
 use crate::{DatasetDescriptor, Fingerprint, Plans, Result};
+use serde::{Deserialize, Serialize};
 
 /// Options every planner understands.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlanOptions {
     /// GPU memory the plans should fit, in GB (nnU-Net's `-gpu_memory_target`, default 8).
     pub gpu_memory_gb: f64,

@@ -1,10 +1,10 @@
 //! The [`Registry`]: component name → constructor, for each kind of component.
 //!
-//! Built-in crates register through `inventory` ([`BuiltIn`]); dynamic plugins through the header
-//! their `export_plugin!` emits. Either way registration goes through a [`Plugin::build`] call, and
-//! every constructor and every object it returns is wrapped in a panic guard (see
-//! [`crate::plugin::guard`]): the wrapping runs in the registering crate's own code, which is what
-//! makes a panic inside a plugin come back as an error instead of aborting the host.
+//! Built-in crates register through `inventory` ([`BuiltIn`]) and are called directly; dynamic
+//! plugins through the header their `export_plugin!` emits, and are called across the plugin
+//! boundary (see [`crate::plugin`]). Either way registration goes through a [`Plugin::build`]
+//! call, and every constructor and every object it returns is wrapped in a panic guard (see
+//! [`crate::plugin::guard`]).
 
 use crate::plugin::guard;
 use crate::plugin::guarded::{GuardedAugmentation, GuardedImageIo};
@@ -31,6 +31,18 @@ pub type PostprocessorCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Postprocesso
 pub type DatasetFormatCtor = Arc<dyn Fn(&Path) -> Result<Box<dyn Dataset>> + Send + Sync>;
 pub type AugmentationCtor = Arc<dyn Fn(&Options) -> Result<Box<dyn Augmentation>> + Send + Sync>;
 pub type ImageIoCtor = Arc<dyn Fn() -> Result<Box<dyn ImageIo>> + Send + Sync>;
+
+/// A constructor of any kind: what a plugin's own registry offers the host.
+pub(crate) enum AnyCtor {
+    Network(NetworkCtor),
+    Loss(LossCtor),
+    Trainer(TrainerCtor),
+    Planner(PlannerCtor),
+    Postprocessor(PostprocessorCtor),
+    DatasetFormat(DatasetFormatCtor),
+    Augmentation(AugmentationCtor),
+    ImageIo(ImageIoCtor),
+}
 
 /// The kinds of component a registry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,6 +81,25 @@ impl ComponentKind {
             ComponentKind::Augmentation => "augmentations",
             ComponentKind::ImageIo => "image readers/writers",
         }
+    }
+
+    /// The kind's number at the plugin boundary (stable: changing one bumps the plugin ABI).
+    pub fn code(self) -> u32 {
+        match self {
+            ComponentKind::Network => 0,
+            ComponentKind::Loss => 1,
+            ComponentKind::Trainer => 2,
+            ComponentKind::Planner => 3,
+            ComponentKind::Postprocessor => 4,
+            ComponentKind::DatasetFormat => 5,
+            ComponentKind::Augmentation => 6,
+            ComponentKind::ImageIo => 7,
+        }
+    }
+
+    /// The kind with boundary number `code`.
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -421,6 +452,29 @@ impl Registry {
     /// Builds the named loss.
     pub fn build_loss(&self, name: &str, spec: &LossSpec) -> Result<Box<dyn Loss>> {
         (self.loss(name)?.make)(spec)
+    }
+
+    /// Every constructor with its name and description, by kind then name (what a plugin's
+    /// `export_plugin!` offers the host).
+    pub(crate) fn constructors(&self) -> Vec<(String, String, AnyCtor)> {
+        fn of<C: Clone>(
+            table: &Table<C>,
+            wrap: fn(C) -> AnyCtor,
+        ) -> Vec<(String, String, AnyCtor)> {
+            let entries = table.entries.values();
+            entries
+                .map(|c| (c.name.clone(), c.description.clone(), wrap(c.make.clone())))
+                .collect()
+        }
+        let mut all = of(&self.networks, AnyCtor::Network);
+        all.extend(of(&self.losses, AnyCtor::Loss));
+        all.extend(of(&self.trainers, AnyCtor::Trainer));
+        all.extend(of(&self.planners, AnyCtor::Planner));
+        all.extend(of(&self.postprocessors, AnyCtor::Postprocessor));
+        all.extend(of(&self.dataset_formats, AnyCtor::DatasetFormat));
+        all.extend(of(&self.augmentations, AnyCtor::Augmentation));
+        all.extend(of(&self.image_ios, AnyCtor::ImageIo));
+        all
     }
 
     /// Every registered component, by kind then name.

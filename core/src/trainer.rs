@@ -153,14 +153,14 @@ impl Default for TrainingOptions {
 }
 
 /// A trainer's own loss: an expression of registered losses (`"dice+topk10"`) and its options.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainerLoss {
     pub expression: String,
     pub options: serde_json::Value,
 }
 
 /// What the loop reports to [`Trainer::on_epoch_end`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     /// The epoch just finished (0-based).
     pub epoch: usize,
@@ -176,7 +176,7 @@ pub struct EpochReport {
 }
 
 /// What the loop does after [`Trainer::on_epoch_end`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EpochControl {
     Continue,
     /// End training now; `checkpoint_final` is written as after the last epoch.
@@ -205,8 +205,8 @@ pub trait Trainer: Send {
     /// The loss this trainer trains with (nnU-Net's loss variants, e.g. `nnUNetTrainerCELoss`).
     /// `None`: the run's loss (default `dice+ce`). A run that names another loss than the
     /// default together with a trainer that has its own is refused.
-    fn loss(&self) -> Option<TrainerLoss> {
-        None
+    fn loss(&self) -> Result<Option<TrainerLoss>> {
+        Ok(None)
     }
 
     /// Called after every epoch, after its checkpoints are written.

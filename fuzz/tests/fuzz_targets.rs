@@ -256,97 +256,70 @@ fn fuzz_toml_experiments() {
     report.assert_clean();
 }
 
-/// A plugin header's frozen prefix as bytes: ABI version (u32), a null-pointer flag (u8), the
-/// claimed fingerprint length (u64), then the fingerprint bytes.
-fn encode_header(abi: u32, null: bool, len: u64, fingerprint: &[u8]) -> Vec<u8> {
-    let mut out = abi.to_le_bytes().to_vec();
-    out.push(null as u8);
-    out.extend(len.to_le_bytes());
-    out.extend(fingerprint);
+/// A plugin header as the loader reads it (`PluginHeader`, 72 bytes), then the strings it
+/// points at. Pointer fields hold offsets into these bytes; before each check, offsets that fall
+/// inside the buffer are turned into addresses (genuine pointers), anything else stays a wild
+/// pointer that must be refused without being followed.
+fn encode_header(abi: u32, libtorch: &str, name: &str, version: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&nnunet_core::plugin::MAGIC);
+    out.extend_from_slice(&abi.to_ne_bytes());
+    out.extend_from_slice(&(HEADER_LEN as u32).to_ne_bytes());
+    let mut at = HEADER_LEN;
+    for text in [libtorch, name, version] {
+        out.extend_from_slice(&(at as u64).to_ne_bytes());
+        out.extend_from_slice(&(text.len() as u64).to_ne_bytes());
+        at += text.len();
+    }
+    out.extend_from_slice(&1u64.to_ne_bytes()); // register: inside the buffer (never called)
+    for text in [libtorch, name, version] {
+        out.extend_from_slice(text.as_bytes());
+    }
     out
 }
 
-fn mutate_header(u: &mut arbitrary::Unstructured, seeds: &[Vec<u8>]) -> arbitrary::Result<Vec<u8>> {
-    use nnunet_core::plugin::{ABI_VERSION, FINGERPRINT, MAX_FINGERPRINT_LEN};
-    let mut fingerprint = FINGERPRINT.as_bytes().to_vec();
-    if u.ratio(2, 3)? {
-        nnunet_fuzz::bytes::mutate(u, &mut fingerprint, seeds, 3)?;
-    }
-    let abi = if u.ratio(3, 4)? {
-        ABI_VERSION
-    } else {
-        u.arbitrary()?
-    };
-    let len = match u.int_in_range(0..=3)? {
-        0 => *u.choose(&[
-            MAX_FINGERPRINT_LEN as u64 + 1,
-            u32::MAX as u64,
-            1 << 40,
-            u64::MAX,
-        ])?,
-        1 => u.int_in_range(0..=fingerprint.len() as u64)?,
-        _ => fingerprint.len() as u64,
-    };
-    Ok(encode_header(abi, u.ratio(1, 10)?, len, &fingerprint))
-}
+/// `size_of::<PluginHeader>()` on 64-bit targets, and the offsets of its pointer fields.
+const HEADER_LEN: usize = 72;
+const POINTER_FIELDS: [usize; 4] = [16, 32, 48, 64];
 
 #[test]
 fn fuzz_plugin_header() {
-    use nnunet_core::plugin::{ABI_VERSION, FINGERPRINT, MAX_FINGERPRINT_LEN, check_header};
-    fn never_called(_: &mut nnunet_core::Registry) -> nnunet_core::Result<()> {
-        unreachable!("the header check never registers")
-    }
-    let fingerprint = FINGERPRINT.as_bytes();
-    let seeds = vec![encode_header(
-        ABI_VERSION,
-        false,
-        fingerprint.len() as u64,
-        fingerprint,
-    )];
+    use nnunet_core::plugin::{ABI_VERSION, LIBTORCH_VERSION, check_header_bytes};
+    assert_eq!(std::mem::size_of::<nnunet_core::PluginHeader>(), HEADER_LEN);
+    let seeds = vec![
+        encode_header(ABI_VERSION, LIBTORCH_VERSION, "fuzz", "0.1.0"),
+        encode_header(ABI_VERSION, LIBTORCH_VERSION, "a-longer-plugin-name", ""),
+    ];
     let path = Path::new("/plugins/libforged.so");
     let report = fuzz(
         "plugin-header",
         &seeds,
         &Budget::from_env(),
-        mutate_header,
+        |u, seeds| {
+            let mut bytes = u.choose(seeds)?.clone();
+            nnunet_fuzz::bytes::mutate(u, &mut bytes, seeds, 4)?;
+            Ok(bytes)
+        },
         |input| {
-            let Some((prefix, bytes)) = input.split_at_checked(13) else {
-                return Ok(Outcome::Refused);
-            };
-            let abi = u32::from_le_bytes(prefix[..4].try_into().expect("4 bytes"));
-            let claimed = u64::from_le_bytes(prefix[5..13].try_into().expect("8 bytes"));
-            // A plausible length never runs past the bytes we own; a forged one is passed on.
-            let len = usize::try_from(claimed).unwrap_or(usize::MAX);
-            let len = if len > MAX_FINGERPRINT_LEN {
-                len
-            } else {
-                len.min(bytes.len())
-            };
-            let header = nnunet_core::PluginHeader {
-                abi_version: abi,
-                fingerprint_ptr: if prefix[4] == 1 {
-                    std::ptr::null()
-                } else {
-                    bytes.as_ptr()
-                },
-                fingerprint_len: len,
-                name: "fuzz",
-                version: "0",
-                register: never_called,
-            };
-            // SAFETY: the pointer is null or covers `len` owned bytes whenever `len` is at most
-            // MAX_FINGERPRINT_LEN, as check_header requires.
-            let result = unsafe { check_header(path, &header) };
-            let genuine = abi == ABI_VERSION
-                && prefix[4] != 1
-                && len <= MAX_FINGERPRINT_LEN
-                && &bytes[..len] == fingerprint;
-            match (result, genuine) {
-                (Ok(()), true) => Ok(Outcome::Accepted),
-                (Err(e), false) if e.to_string().contains("libforged.so") => Ok(Outcome::Refused),
-                (Err(e), false) => Err(format!("refusal does not name the file: {e}")),
-                (Ok(()), false) => Err("accepted a header that differs from this build".into()),
-                (Err(e), true) => Err(format!("refused this build's own header: {e}")),
+            // Leaked: the check hands out 'static slices of the plugin's data (a few hundred
+            // bytes a case).
+            let buffer: &'static mut [u8] = Box::leak(input.to_vec().into_boxed_slice());
+            let base = buffer.as_ptr() as u64;
+            for field in POINTER_FIELDS {
+                if let Some(word) = buffer.get_mut(field..field + 8) {
+                    let offset = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
+                    if offset > 0 && (offset as usize) < input.len() {
+                        word.copy_from_slice(&(base + offset).to_ne_bytes());
+                    }
+                }
+            }
+            let genuine = input.get(..8) == Some(&nnunet_core::plugin::MAGIC[..])
+                && input.get(8..12) == Some(&ABI_VERSION.to_ne_bytes()[..]);
+            match check_header_bytes(path, buffer) {
+                Ok(()) if genuine => Ok(Outcome::Accepted),
+                Ok(()) => Err("accepted a header with another magic or ABI version".into()),
+                Err(e) if e.to_string().contains("libforged.so") => Ok(Outcome::Refused),
+                Err(e) => Err(format!("refusal does not name the file: {e}")),
             }
         },
     );

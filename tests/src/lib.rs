@@ -13,16 +13,32 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The path of a plugin cdylib built in this workspace, e.g. `plugin_path("nnunet_plugin_tversky")`.
+/// The path of a plugin file that `scripts/build-plugins.sh` built out of tree and put in
+/// `target/plugins/`, e.g. `plugin_path("nnunet_plugin_tversky")`.
 ///
 /// Panics with the command to run when it is missing: `scripts/test.sh` builds every plugin
 /// before running the tests.
 pub fn plugin_path(lib_name: &str) -> PathBuf {
-    let path = target_dir().join(format!("lib{lib_name}.so"));
+    let dir = target_dir()
+        .parent()
+        .map(|t| t.join("plugins"))
+        .expect("target/<profile>");
+    let path = dir.join(format!("lib{lib_name}.so"));
     assert!(
         path.exists(),
-        "{} is missing: build the plugins first (`cargo build --release --workspace`, which \
-         scripts/test.sh does)",
+        "{} is missing: build the plugins first (`scripts/build-plugins.sh`, which \
+         scripts/test.sh runs)",
+        path.display()
+    );
+    path
+}
+
+/// The release `nnunet` binary beside the tests (`cargo build --release -p nnunet-cli`).
+pub fn nnunet_binary() -> PathBuf {
+    let path = target_dir().join("nnunet");
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build --release -p nnunet-cli",
         path.display()
     );
     path

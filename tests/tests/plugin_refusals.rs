@@ -1,5 +1,5 @@
-//! Files that are not plugins, plugins built elsewhere, and plugins that panic are refused or
-//! contained with clear errors.
+//! Files that are not plugins, plugins built for another plugin ABI or libtorch, forged headers,
+//! and plugins that panic are refused or contained with clear errors naming the file.
 
 use nnunet_core::tch::{Device, Kind, Tensor};
 use nnunet_core::{Error, LossSpec, Registry};
@@ -38,19 +38,66 @@ fn a_shared_library_without_header_is_refused() {
     assert!(msg.contains("NNUNET_PLUGIN_HEADER"), "{msg}");
 }
 
+/// The host's side of a refusal message: its ABI and libtorch.
+fn host_side() -> String {
+    format!(
+        "host:   ABI {}, libtorch {}",
+        nnunet_core::plugin::ABI_VERSION,
+        nnunet_core::plugin::LIBTORCH_VERSION
+    )
+}
+
 #[test]
-fn a_plugin_with_another_fingerprint_is_refused_with_both_fingerprints() {
-    let msg = load_err(&plugin_path("nnunet_fixture_foreign"));
-    assert!(msg.contains("refused"), "{msg}");
-    assert!(msg.contains("plugin: ABI 1 | nnunet-core 0.0.1"), "{msg}");
+fn a_plugin_built_for_another_abi_is_refused_naming_the_file_and_both_sides() {
+    let path = plugin_path("nnunet_fixture_abi");
+    let msg = load_err(&path);
+    assert!(msg.contains("libnnunet_fixture_abi.so"), "{msg}");
     assert!(
-        msg.contains(&format!(
-            "host:   ABI 1 | {}",
-            nnunet_core::plugin::FINGERPRINT
-        )),
+        msg.contains("refused: built for another plugin ABI"),
         "{msg}"
     );
-    assert!(msg.contains("rebuild the plugin"), "{msg}");
+    let plugin_side = format!(
+        "plugin: ABI 999, libtorch {}",
+        nnunet_core::plugin::LIBTORCH_VERSION
+    );
+    assert!(msg.contains(&plugin_side), "{msg}");
+    assert!(msg.contains(&host_side()), "{msg}");
+}
+
+#[test]
+fn a_plugin_built_for_another_libtorch_flavour_is_refused_naming_the_file_and_both_sides() {
+    let msg = load_err(&plugin_path("nnunet_fixture_flavour"));
+    assert!(msg.contains("libnnunet_fixture_flavour.so"), "{msg}");
+    let host = nnunet_core::plugin::LIBTORCH_VERSION;
+    let (version, flavour) = host.split_once('+').unwrap_or((host, ""));
+    let other = if flavour == "cpu" { "cu130" } else { "cpu" };
+    let plugin_side = format!(
+        "plugin: ABI {}, libtorch {version}+{other}",
+        nnunet_core::plugin::ABI_VERSION
+    );
+    assert!(msg.contains(&plugin_side), "{msg}");
+    assert!(msg.contains(&host_side()), "{msg}");
+}
+
+#[test]
+fn a_forged_header_is_refused_not_dereferenced() {
+    // Its libtorch string points at 0xdead0000: reading it would crash the host.
+    let msg = load_err(&plugin_path("nnunet_fixture_forged"));
+    assert!(msg.contains("libnnunet_fixture_forged.so"), "{msg}");
+    assert!(
+        msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated (libtorch version)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_truncated_header_is_refused() {
+    let msg = load_err(&plugin_path("nnunet_fixture_truncated"));
+    assert!(msg.contains("libnnunet_fixture_truncated.so"), "{msg}");
+    assert!(
+        msg.contains("NNUNET_PLUGIN_HEADER is forged or truncated"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -57,11 +57,11 @@ impl Trainer for Preset {
         Ok(())
     }
 
-    fn loss(&self) -> Option<TrainerLoss> {
-        self.loss.as_ref().map(|(expression, options)| TrainerLoss {
+    fn loss(&self) -> Result<Option<TrainerLoss>> {
+        Ok(self.loss.as_ref().map(|(expression, options)| TrainerLoss {
             expression: expression.to_string(),
             options: options.clone(),
-        })
+        }))
     }
 }
 

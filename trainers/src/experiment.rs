@@ -7,7 +7,7 @@
 //! configuration = "3d_fullres"
 //! folds = [0]                            # or ["all"], or [0, 1, 2, 3, 4]
 //! loss = "dice+topk10"                   # any name or expression, plugin losses too
-//! plugins = ["target/release/libnnunet_plugin_tversky.so"]
+//! plugins = ["target/plugins/libnnunet_plugin_tversky.so"]
 //! amp = false                            # fp32 on CUDA (default: fp16 mixed precision)
 //!
 //! [training]                             # nnunet_core::TrainingOptions; defaults are nnU-Net's

@@ -73,7 +73,7 @@ impl ResolvedRun {
             Some(b) => b,
             None => config.batch_size.ok_or_else(|| missing("batch_size"))?,
         };
-        let (loss, loss_options) = match trainer.loss() {
+        let (loss, loss_options) = match trainer.loss()? {
             None => (setup.loss.clone(), setup.loss_options.clone()),
             Some(own) if setup.loss.replace(' ', "") == DEFAULT_LOSS => (
                 own.expression,

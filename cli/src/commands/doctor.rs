@@ -14,6 +14,11 @@ pub fn run() -> Result<()> {
     }
     println!("tch {}", build.tch_version);
     println!(
+        "plugin ABI {} (plugins must match it and libtorch {})",
+        nnunet_core::plugin::ABI_VERSION,
+        nnunet_core::plugin::LIBTORCH_VERSION
+    );
+    println!(
         "build: rustc {} ({}), {}, {} profile",
         build.rustc_release, build.rustc_commit, build.target, build.profile
     );

@@ -12,6 +12,7 @@ pub mod move_plans;
 pub mod nnunet_models;
 pub mod overlay;
 pub mod plan;
+pub mod plugin_new;
 pub mod plugins;
 pub mod postprocess;
 pub mod predict;

@@ -1,4 +1,5 @@
-//! `nnunet plugins list`: every registered component, by kind, with where it came from.
+//! `nnunet plugins list`: every registered component, by kind, with where it came from;
+//! `nnunet plugin new`: a new plugin crate (see [`super::plugin_new`]).
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -13,11 +14,14 @@ pub enum PluginsCommand {
         #[arg(long = "plugin", value_name = "PATH")]
         plugins: Vec<PathBuf>,
     },
+    /// Write a new plugin crate (outside this checkout) that builds and loads as it is.
+    New(super::plugin_new::NewArgs),
 }
 
 pub fn run(command: PluginsCommand) -> Result<()> {
     match command {
         PluginsCommand::List { plugins } => list(&plugins),
+        PluginsCommand::New(args) => super::plugin_new::run(args),
     }
 }
 

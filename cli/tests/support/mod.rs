@@ -124,10 +124,12 @@ pub fn shared_data() -> Option<PathBuf> {
 
 /// The fixture plugin `plugins/fixtures/sdk`, built beside the `nnunet` binary.
 pub fn fixture_plugin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_nnunet")).with_file_name("libnnunet_fixture_sdk.so");
+    let path = Path::new(env!("CARGO_BIN_EXE_nnunet"))
+        .with_file_name("plugins")
+        .join("libnnunet_fixture_sdk.so");
     assert!(
         path.exists(),
-        "{} is missing: cargo build --release -p nnunet-fixture-sdk",
+        "{} is missing: scripts/build-plugins.sh builds it",
         path.display()
     );
     path

@@ -66,8 +66,8 @@ impl Trainer for Guarded<dyn Trainer> {
     fn learning_rate(&self, options: &TrainingOptions, epoch: usize) -> Result<f64> {
         guard(&self.label, || self.inner.learning_rate(options, epoch))
     }
-    fn loss(&self) -> Option<TrainerLoss> {
-        self.inner.loss()
+    fn loss(&self) -> Result<Option<TrainerLoss>> {
+        guard(&self.label, || self.inner.loss())
     }
     fn on_epoch_end(&self, report: &EpochReport) -> Result<EpochControl> {
         guard(&self.label, || self.inner.on_epoch_end(report))

@@ -1,25 +1,41 @@
-//! Run-time plugins: the frozen header a plugin exports, the build fingerprint both sides must
-//! share, the loader, and the panic guards.
+//! Run-time plugins: a checked, stable C boundary between the host and plugin libraries.
 //!
-//! A plugin is a `cdylib` depending on `nnunet-core`. [`crate::export_plugin!`] emits a static
-//! [`PluginHeader`] named `NNUNET_PLUGIN_HEADER`. The loader `dlopen`s the file, checks the
-//! header's ABI version and build fingerprint against the host's, and only then calls the plugin's
-//! `register`. Rust trait objects cross the boundary, which is sound only because the fingerprint
-//! forces the same compiler, the same `nnunet-core` source and the same libtorch on both sides.
+//! A plugin is a `cdylib` depending on `nnunet-core`, built anywhere — its own folder, lockfile,
+//! target folder and profile. [`crate::export_plugin!`] exports a static [`PluginHeader`] named
+//! `NNUNET_PLUGIN_HEADER` and a `register` entry point. The loader `dlopen`s the file, reads the
+//! header's frozen prefix through a checked path ([`memory`]) and refuses another plugin ABI or
+//! another libtorch; only then does it call `register`.
 //!
-//! A plugin has its own copy of std: a panic unwinding out of it into the host cannot be caught
-//! there ("cannot catch foreign exceptions") and aborts. Every entry point is therefore wrapped in
-//! [`guard`] *inside* the plugin — the registry's `add_*` methods do it at registration time.
-//! Libraries are never closed: their code may be referenced by any object they created.
+//! No Rust type crosses the boundary: only the `#[repr(C)]` types of [`ffi`] — JSON text for
+//! specs and options, libtorch handles for tensors, and one object type with a `call` entry
+//! point per component. Plugin authors never see any of it: they implement the plain traits
+//! and `Plugin::build`; on their side `export_plugin!` wraps each registered constructor into a
+//! factory object (`server`, `kinds`), and on the host's side the registry receives objects that
+//! implement the same plain traits by calling across (`client`, `kinds`). Built-in components
+//! never cross: they keep their direct calls.
+//!
+//! Panics: a plugin has its own copy of std, and nothing may unwind through `extern "C"`. Every
+//! call into a plugin — constructors, every method, `Drop` — runs under `catch_unwind` inside
+//! the plugin and comes back as [`Error::Panic`]. Libraries are never closed: their code may be
+//! referenced by any object they created.
 
+mod client;
+pub mod ffi;
 mod fingerprint;
 pub(crate) mod guarded;
 mod header;
+mod kinds;
 mod loader;
+mod memory;
+mod registration;
+mod server;
 
 pub use fingerprint::{BuildFingerprint, FINGERPRINT};
-pub use header::{ABI_VERSION, HEADER_SYMBOL, PluginHeader};
-pub use loader::{LoadedPlugin, MAX_FINGERPRINT_LEN, check_header, load_plugin};
+pub use header::PluginHeader;
+pub use header::{ABI_VERSION, FROZEN_PREFIX_SIZE, HEADER_SYMBOL, LIBTORCH_VERSION, MAGIC};
+pub use loader::{LoadedPlugin, check_header_bytes, load_plugin};
+#[doc(hidden)]
+pub use registration::export;
 
 use crate::{Error, Result};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -53,10 +69,11 @@ macro_rules! export_plugin {
         #[used]
         pub static NNUNET_PLUGIN_HEADER: $crate::plugin::PluginHeader =
             $crate::plugin::PluginHeader::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"), {
-                fn register(registry: &mut $crate::Registry) -> $crate::Result<()> {
-                    $crate::plugin::guard(concat!("plugin ", env!("CARGO_PKG_NAME")), || {
-                        $crate::Plugin::build(&$plugin, registry)
-                    })
+                unsafe extern "C" fn register(
+                    host: &$crate::plugin::ffi::HostRegistrar,
+                    reply: &$crate::plugin::ffi::Reply,
+                ) -> u32 {
+                    $crate::plugin::export(host, reply, env!("CARGO_PKG_NAME"), &$plugin)
                 }
                 register
             });

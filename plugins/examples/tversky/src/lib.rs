@@ -1,7 +1,7 @@
 //! Example plugin: the Tversky loss (Salehi et al., 2017), a Dice generalisation that weighs
 //! false negatives (`beta`) against false positives (`alpha`) — useful for small structures.
 //!
-//! Build it with `cargo build --release -p nnunet-plugin-tversky` and pass
+//! Build it in its folder with `cargo build --release` (its own workspace) and pass
 //! `--plugin target/release/libnnunet_plugin_tversky.so` to any `nnunet` command.
 
 use nnunet_core::tch::{Kind, Tensor};
