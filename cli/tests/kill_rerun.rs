@@ -39,7 +39,7 @@ fn plant_stale_temp(folder: &Path, final_name: &str) -> PathBuf {
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
-    let path = folder.join(format!(".{final_name}.tmp-{pid}-0"));
+    let path = folder.join(format!(".{}~tmp-{pid}-0", final_name.replace('.', "_")));
     std::fs::write(&path, b"half a file").unwrap();
     path
 }
@@ -49,7 +49,7 @@ fn temporaries(folder: &Path) -> Vec<String> {
     std::fs::read_dir(folder)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
+        .filter(|n| n.contains("~tmp-"))
         .collect()
 }
 

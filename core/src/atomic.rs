@@ -18,8 +18,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The marker in every temporary name: `.NAME.tmp-PID-N[ENDING]`.
-const TEMP_MARKER: &str = ".tmp-";
+/// The marker in every temporary name: `.NAME~tmp-PID-N[ENDING]`, with the dots of NAME made
+/// `_`. No dot before ENDING: writers that take a path and fix its extension themselves (the
+/// `nifti` crate drops the last extension and adds its own) then keep the name as given.
+const TEMP_MARKER: &str = "~tmp-";
 
 /// A fresh temporary path beside `path`, ending in `ending` (same folder, so the rename is
 /// atomic; unique within the process, and the pid tells which process owns it).
@@ -27,7 +29,7 @@ fn temp_path(path: &Path, ending: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy().replace('.', "_"))
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(
@@ -301,8 +303,8 @@ mod tests {
     fn stale_temps_of_dead_processes_are_cleaned() {
         let dir = tempfile::tempdir().unwrap();
         // pid 0 is never a user process; ours is alive and its temp is kept.
-        std::fs::write(dir.path().join(".case.npz.tmp-0-3"), b"half").unwrap();
-        std::fs::write(dir.path().join(".a.nii.gz.tmp-0-12.nii.gz"), b"half").unwrap();
+        std::fs::write(dir.path().join(".case_npz~tmp-0-3"), b"half").unwrap();
+        std::fs::write(dir.path().join(".a_nii_gz~tmp-0-12.nii.gz"), b"half").unwrap();
         let ours = temp_path(&dir.path().join("b.json"), "");
         std::fs::write(&ours, b"busy").unwrap();
         std::fs::write(dir.path().join("case.npz"), b"whole").unwrap();

@@ -301,9 +301,11 @@ fn fuzz_plugin_header() {
             Ok(bytes)
         },
         |input| {
-            // Leaked: the check hands out 'static slices of the plugin's data (a few hundred
-            // bytes a case).
-            let buffer: &'static mut [u8] = Box::leak(input.to_vec().into_boxed_slice());
+            // The check reads a plugin's data as 'static slices; here that data lives until
+            // the check has returned (its result holds no borrow of it), then it is freed.
+            let raw: *mut [u8] = Box::into_raw(input.to_vec().into_boxed_slice());
+            // SAFETY: `raw` is a fresh allocation, freed only after its last use below.
+            let buffer: &'static mut [u8] = unsafe { &mut *raw };
             let base = buffer.as_ptr() as u64;
             for field in POINTER_FIELDS {
                 if let Some(word) = buffer.get_mut(field..field + 8) {
@@ -315,7 +317,10 @@ fn fuzz_plugin_header() {
             }
             let genuine = input.get(..8) == Some(&nnunet_core::plugin::MAGIC[..])
                 && input.get(8..12) == Some(&ABI_VERSION.to_ne_bytes()[..]);
-            match check_header_bytes(path, buffer) {
+            let result = check_header_bytes(path, buffer);
+            // SAFETY: made by Box::into_raw above; nothing borrows it any more.
+            drop(unsafe { Box::from_raw(raw) });
+            match result {
                 Ok(()) if genuine => Ok(Outcome::Accepted),
                 Ok(()) => Err("accepted a header with another magic or ABI version".into()),
                 Err(e) if e.to_string().contains("libforged.so") => Ok(Outcome::Refused),

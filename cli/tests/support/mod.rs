@@ -124,9 +124,10 @@ pub fn shared_data() -> Option<PathBuf> {
 
 /// The fixture plugin `plugins/fixtures/sdk`, built beside the `nnunet` binary.
 pub fn fixture_plugin() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_nnunet"))
-        .with_file_name("plugins")
-        .join("libnnunet_fixture_sdk.so");
+    // target/release/nnunet → target/plugins/ (scripts/build-plugins.sh)
+    let release = Path::new(env!("CARGO_BIN_EXE_nnunet")).parent();
+    let target = release.and_then(Path::parent).unwrap_or(Path::new("."));
+    let path = target.join("plugins").join("libnnunet_fixture_sdk.so");
     assert!(
         path.exists(),
         "{} is missing: scripts/build-plugins.sh builds it",
