@@ -62,7 +62,7 @@ impl Stream {
 
 /// A file opened: a NIfTI-1 header with the bytes read so far, or a whole NIfTI-2 file.
 enum Opened {
-    Nifti1(NiftiHeader, Vec<u8>),
+    Nifti1(Box<NiftiHeader>, Vec<u8>),
     Nifti2(Vec<u8>),
 }
 
@@ -80,7 +80,7 @@ fn open(path: &Path, stream: &mut Stream) -> Result<Opened> {
         return Ok(Opened::Nifti2(bytes));
     }
     let header = parse_header(path, &bytes)?;
-    Ok(Opened::Nifti1(header, bytes))
+    Ok(Opened::Nifti1(Box::new(header), bytes))
 }
 
 /// Checks the fields the `nifti` crate would misreport: `sizeof_hdr` decides the byte order
@@ -229,8 +229,8 @@ fn geometry_of(header: &NiftiHeader, is_2d: bool) -> Geometry {
 /// The geometry a NIfTI header describes, and whether it is 2D. For callers that only need
 /// the header (verify compares geometries without decoding voxels).
 pub fn read_nifti_header_geometry(path: &Path) -> Result<(Geometry, [usize; 3], bool)> {
-    let (header, _) = match open(path, &mut Stream::open(path)?)? {
-        Opened::Nifti1(header, _) => (header, ()),
+    let header = match open(path, &mut Stream::open(path)?)? {
+        Opened::Nifti1(header, _) => header,
         Opened::Nifti2(bytes) => return nifti2_file::header_geometry(path, &bytes),
     };
     let (shape, is_2d) = shape_of(path, &header)?;
