@@ -103,8 +103,13 @@ pub struct TrainTask {
 impl TrainTask {
     /// `2d__fold_0`: names the task's files and log.
     pub fn name(&self) -> String {
-        format!("{}__fold_{}", self.configuration, self.fold.label())
+        task_name(&self.configuration, &self.fold)
     }
+}
+
+/// The name of the training task of `configuration` and `fold`: `2d__fold_0`.
+pub fn task_name(configuration: &str, fold: &Fold) -> String {
+    format!("{configuration}__fold_{}", fold.label())
 }
 
 /// A cluster experiment file, read and checked.
@@ -201,7 +206,7 @@ impl ClusterExperiment {
                 table.insert("configuration".into(), configuration.clone().into());
                 table.insert("folds".into(), toml::Value::Array(vec![fold_value(fold)]));
                 table.insert("continue".into(), resume(configuration, fold).into());
-                let name = format!("{configuration}__fold_{}", fold.label());
+                let name = task_name(configuration, fold);
                 let experiment_file = dir.join(format!("{name}.toml"));
                 let text = toml::to_string(&table).map_err(|e| {
                     Error::invalid_file(&self.file, format!("cannot write task {name}: {e}"))

@@ -73,7 +73,7 @@ fn written_tasks(spec: &ClusterExperiment) -> Vec<TrainTask> {
     let mut tasks = Vec::new();
     for configuration in &spec.configurations {
         for fold in &spec.folds {
-            let name = format!("{configuration}__fold_{}", fold.label());
+            let name = crate::spec::task_name(configuration, fold);
             let experiment_file = spec.work_dir.join("tasks").join(format!("{name}.toml"));
             if let Ok(experiment) = Experiment::from_toml_file(&experiment_file) {
                 tasks.push(TrainTask {

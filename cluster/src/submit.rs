@@ -71,7 +71,7 @@ pub fn submit(spec: &ClusterExperiment, nnunet: &Path) -> Result<SubmitOutcome> 
         .filter(|t| progress.has_checkpoint(&t.experiment, &t.configuration, &t.fold))
         .map(TrainTask::name)
         .collect();
-    let tasks = spec.write_tasks(|c, f| resume.contains(&format!("{c}__fold_{}", f.label())))?;
+    let tasks = spec.write_tasks(|c, f| resume.contains(&crate::spec::task_name(c, f)))?;
     let logs = spec.work_dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| nnunet_core::Error::io(&logs, e))?;
 
