@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: where the built plugins and the shared
 //! real data are.
 
+pub mod reference;
+
 use std::path::PathBuf;
 
 /// The cargo profile folder these tests run from (`target/release`), found from the test binary.
