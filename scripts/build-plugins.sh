@@ -36,16 +36,20 @@ for fixture in abi flavour forged truncated; do
         -o "$out/libnnunet_fixture_$fixture.so" "$repo/plugins/fixtures/headers/refused.rs"
 done
 
-# 2. Release plugins, each copied out of the tree with its own lockfile (seeded from ours: cargo
+# 2. Release plugins: every crate under plugins/ (a folder with a Cargo.toml), but the refusal
+#    fixtures of step 1.
+mapfile -t plugin_dirs < <(cd "$repo" && find plugins -name Cargo.toml -not -path '*/target/*' \
+    -not -path 'plugins/fixtures/headers/*' -printf '%h\n' | sort)
+#    Each is copied out of the tree with its own lockfile (seeded from ours: cargo
 #    adds what a changed nnunet-core needs, so no --locked).
-for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky plugins/fixtures/sdk; do
+for dir in "${plugin_dirs[@]}"; do
     name="$(basename "$dir")"
     step "$name (release, out of tree)"
     cp -r "$repo/$dir" "$tmp/$name"
     sed -i -E "s#path = \"(\.\./)+(core|build-support)\"#path = \"$repo/\2\"#" "$tmp/$name/Cargo.toml"
     (cd "$tmp/$name" && CARGO_TARGET_DIR="$shared_target" cargo build --release --quiet)
 done
-for dir in plugins/mednext plugins/examples/* plugins/fixtures/panicky plugins/fixtures/sdk; do
+for dir in "${plugin_dirs[@]}"; do
     lib="$(sed -n 's/^name = "\(.*\)"/\1/p' "$repo/$dir/Cargo.toml" | head -n 1 | tr - _)"
     cp "$shared_target/release/lib$lib.so" "$out/"
 done
