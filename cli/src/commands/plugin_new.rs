@@ -14,6 +14,9 @@ pub enum ScaffoldKind {
     Network,
     Trainer,
     Postprocessor,
+    /// An image reader/writer (a file ending).
+    Io,
+    Augmentation,
 }
 
 #[derive(clap::Args)]
@@ -82,6 +85,18 @@ fn kind_files(kind: ScaffoldKind) -> (&'static str, &'static str, &'static str, 
             include_str!("../../templates/plugin/postprocessor.rs.in"),
             include_str!("../../templates/plugin/postprocessor_test.rs.in"),
             "in a postprocessing file",
+        ),
+        Io => (
+            "io",
+            include_str!("../../templates/plugin/io.rs.in"),
+            include_str!("../../templates/plugin/io_test.rs.in"),
+            "as dataset.json's `\"overwrite_image_reader_writer\": \"{{name}}\"` (or by its file ending)",
+        ),
+        Augmentation => (
+            "augmentation",
+            include_str!("../../templates/plugin/augmentation.rs.in"),
+            include_str!("../../templates/plugin/augmentation_test.rs.in"),
+            "in an experiment TOML: `[[augmentations]] name = \"{{name}}\"  after = \"brightness\"`",
         ),
     }
 }
@@ -211,6 +226,8 @@ mod tests {
             ScaffoldKind::Network,
             ScaffoldKind::Trainer,
             ScaffoldKind::Postprocessor,
+            ScaffoldKind::Io,
+            ScaffoldKind::Augmentation,
         ] {
             let name = format!("p-{kind:?}").to_lowercase();
             let args = NewArgs {

@@ -9,7 +9,7 @@ use crate::{Error, Registry, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-factory!(AugmentationCtor, Options, "augmentation constructor");
+factory!(AugmentationCtor, Options, "augmentation constructor", add_augmentation => ForeignAugmentation);
 
 /// A sample without its voxels.
 #[derive(Serialize, Deserialize)]
@@ -101,16 +101,4 @@ impl Augmentation for ForeignAugmentation {
         *sample = layout.sample(image, seg)?;
         Ok(())
     }
-}
-
-pub(crate) fn import(
-    registry: &mut Registry,
-    name: &str,
-    desc: &str,
-    factory: Foreign,
-) -> Result<()> {
-    registry.add_augmentation(name, desc, move |options| {
-        let object = factory.call("build", options, &[])?.take_object()?;
-        Ok(Box::new(ForeignAugmentation(object)))
-    })
 }

@@ -6,7 +6,7 @@ use crate::registry::LossCtor;
 use crate::{Loss, LossSpec, Registry, Result};
 use tch::Tensor;
 
-factory!(LossCtor, LossSpec, "loss constructor");
+factory!(LossCtor, LossSpec, "loss constructor", add_loss => ForeignLoss);
 
 struct Exported(Box<dyn Loss>);
 
@@ -33,16 +33,4 @@ impl Loss for ForeignLoss {
             .call("compute", &(), &[logits, target])?
             .into_tensor()
     }
-}
-
-pub(crate) fn import(
-    registry: &mut Registry,
-    name: &str,
-    desc: &str,
-    factory: Foreign,
-) -> Result<()> {
-    registry.add_loss(name, desc, move |spec| {
-        let object = factory.call("build", spec, &[])?.take_object()?;
-        Ok(Box::new(ForeignLoss(object)))
-    })
 }

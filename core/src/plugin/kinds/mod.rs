@@ -9,7 +9,26 @@
 /// The plugin-side factory of a kind whose constructor takes one argument decoded from JSON:
 /// method `build` constructs the component and hands the host an `Exported` object (the
 /// kind module's own `Served` wrapper of the component).
+///
+/// With `, add_method => ForeignType` it also writes the host side's `import`: a constructor
+/// registered with `Registry::add_method` that calls `build` across and wraps the object it gets
+/// in `ForeignType` (for the kinds whose host wrapper holds nothing but the object).
 macro_rules! factory {
+    ($ctor:ty, $arg:ty, $what:literal, $add:ident => $foreign:ident) => {
+        factory!($ctor, $arg, $what);
+
+        pub(crate) fn import(
+            registry: &mut Registry,
+            name: &str,
+            desc: &str,
+            factory: Foreign,
+        ) -> Result<()> {
+            registry.$add(name, desc, move |argument| {
+                let object = factory.call("build", argument, &[])?.take_object()?;
+                Ok(Box::new($foreign(object)))
+            })
+        }
+    };
     ($ctor:ty, $arg:ty, $what:literal) => {
         pub(crate) struct Factory(pub $ctor);
 

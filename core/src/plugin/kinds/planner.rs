@@ -6,7 +6,7 @@ use crate::registry::{Options, PlannerCtor};
 use crate::{DatasetDescriptor, Fingerprint, PlanOptions, Planner, Plans, Registry, Result};
 use serde::{Deserialize, Serialize};
 
-factory!(PlannerCtor, Options, "planner constructor");
+factory!(PlannerCtor, Options, "planner constructor", add_planner => ForeignPlanner);
 
 #[derive(Serialize, Deserialize)]
 struct PlanArgs {
@@ -52,16 +52,4 @@ impl Planner for ForeignPlanner {
         };
         self.0.call("plan", &args, &[])?.parse()
     }
-}
-
-pub(crate) fn import(
-    registry: &mut Registry,
-    name: &str,
-    desc: &str,
-    factory: Foreign,
-) -> Result<()> {
-    registry.add_planner(name, desc, move |options| {
-        let object = factory.call("build", options, &[])?.take_object()?;
-        Ok(Box::new(ForeignPlanner(object)))
-    })
 }

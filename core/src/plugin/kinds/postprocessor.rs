@@ -9,7 +9,7 @@ use crate::{Error, Geometry, LabelMap, Postprocessor, Registry, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-factory!(PostprocessorCtor, Options, "postprocessor constructor");
+factory!(PostprocessorCtor, Options, "postprocessor constructor", add_postprocessor => ForeignPostprocessor);
 
 /// A label map without its voxels.
 #[derive(Serialize, Deserialize)]
@@ -74,16 +74,4 @@ impl Postprocessor for ForeignPostprocessor {
         segmentation.data = data;
         Ok(())
     }
-}
-
-pub(crate) fn import(
-    registry: &mut Registry,
-    name: &str,
-    desc: &str,
-    factory: Foreign,
-) -> Result<()> {
-    registry.add_postprocessor(name, desc, move |options| {
-        let object = factory.call("build", options, &[])?.take_object()?;
-        Ok(Box::new(ForeignPostprocessor(object)))
-    })
 }

@@ -8,7 +8,7 @@ use crate::trainer::{EpochControl, EpochReport, TrainerLoss};
 use crate::{Registry, Result, Trainer, TrainingOptions};
 use serde::{Deserialize, Serialize};
 
-factory!(TrainerCtor, Options, "trainer constructor");
+factory!(TrainerCtor, Options, "trainer constructor", add_trainer => ForeignTrainer);
 
 #[derive(Serialize, Deserialize)]
 struct LearningRateArgs {
@@ -63,16 +63,4 @@ impl Trainer for ForeignTrainer {
     fn on_epoch_end(&self, report: &EpochReport) -> Result<EpochControl> {
         self.0.call("on_epoch_end", report, &[])?.parse()
     }
-}
-
-pub(crate) fn import(
-    registry: &mut Registry,
-    name: &str,
-    desc: &str,
-    factory: Foreign,
-) -> Result<()> {
-    registry.add_trainer(name, desc, move |options| {
-        let object = factory.call("build", options, &[])?.take_object()?;
-        Ok(Box::new(ForeignTrainer(object)))
-    })
 }
