@@ -15,7 +15,7 @@
 
 mod support;
 
-use nnunet_core::tch::Tensor;
+use nnunet_core::tch::{Kind, Tensor};
 use nnunet_inference::probabilities::read_probability_array;
 use std::path::{Path, PathBuf};
 use support::Sandbox;
@@ -294,4 +294,83 @@ fn parts_and_continued_predictions_cover_every_case_once() {
         .unwrap();
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("--part-id 2"));
+}
+
+/// `nnunet predict` with every `extra` flag, the CPU and float32, saving probabilities.
+fn predict_folds(sandbox: &Sandbox, model: &Path, inputs: &Path, out: &Path, folds: &[&str]) {
+    let mut args = vec!["predict", "-i", s(inputs), "-o", s(out), "-m", s(model)];
+    args.extend(["-chk", "best", "-f"]);
+    args.extend(folds);
+    args.extend([
+        "--save_probabilities",
+        "-device",
+        "cpu",
+        "--precision",
+        "fp32",
+    ]);
+    sandbox.run(&args);
+}
+
+/// A fold ensemble read from `.pth` checkpoints: nnU-Net's fold 0 plus a second fold (the same
+/// network with every tensor scaled by 0.9, so it predicts differently), exported to nnU-Net's
+/// layout. `-f 0 1` from the `.pth` folder equals `-f 0 1` from ours, and its probabilities are
+/// the two folds' averaged logits, as nnU-Net ensembles folds: softmax((la + lb) / 2), which is
+/// the normalised geometric mean √(pa·pb) / Σ √(pa·pb) of the folds' own probabilities.
+#[test]
+fn fold_ensembles_from_pth_checkpoints() {
+    let g = golden("phantom2d");
+    let sandbox = Sandbox::new();
+    let folder = "nnUNetTrainer_interop__nnUNetSmallPlans__2d";
+    let ours = sandbox.path().join("ours").join(folder);
+    sandbox.run(&["import-nnunet", "-i", s(&g.model), "-o", s(&ours)]);
+    let fold1 = ours.join("fold_1");
+    std::fs::create_dir_all(&fold1).unwrap();
+    for entry in std::fs::read_dir(ours.join("fold_0")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, fold1.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let weights = fold1.join("checkpoint_best.safetensors");
+    let scaled: Vec<(String, Tensor)> = Tensor::read_safetensors(&weights)
+        .unwrap()
+        .into_iter()
+        .map(|(name, t)| match t.is_floating_point() {
+            true => (name, t * 0.9),
+            false => (name, t),
+        })
+        .collect();
+    Tensor::write_safetensors(&scaled, &weights).unwrap();
+    let exported = sandbox.path().join("exported").join(folder);
+    sandbox.run(&["export-nnunet", "-i", s(&ours), "-o", s(&exported)]);
+    assert!(exported.join("fold_1/checkpoint_best.pth").is_file());
+
+    let run = |model: &Path, out: &str, folds: &[&str]| {
+        let out = sandbox.path().join(out);
+        predict_folds(&sandbox, model, &g.inputs, &out, folds);
+        out
+    };
+    let ensemble = run(&exported, "pth_01", &["0", "1"]);
+    assert_identical(&ensemble, &run(&ours, "ours_01", &["0", "1"]), g.ending);
+    let (f0, f1) = (
+        run(&exported, "pth_0", &["0"]),
+        run(&exported, "pth_1", &["1"]),
+    );
+    let mut fold_difference = 0.0f64;
+    for case in CASES {
+        let p = |d: &Path| read_probability_array(&d.join(format!("{case}.npz"))).unwrap();
+        let (e, a, b) = (p(&ensemble), p(&f0), p(&f1));
+        fold_difference = fold_difference.max((&a - &b).abs().max().double_value(&[]));
+        let geometric = (&a * &b).sqrt();
+        let expected = &geometric / geometric.sum_dim_intlist(0, true, Kind::Float);
+        let mean_error = (e - expected).abs().max().double_value(&[]);
+        assert!(
+            mean_error < 1e-4,
+            "{case}: ensemble differs from the folds' averaged logits by {mean_error:.2e}"
+        );
+    }
+    assert!(
+        fold_difference > 1e-3,
+        "the two folds predict alike ({fold_difference:.2e})"
+    );
 }
