@@ -6,7 +6,8 @@
 #   * MedNeXt, the example plugins and the panicky fixture, in the release profile;
 #   * the `nnunet plugin new` scaffold, by running the quick start of docs/plugins.md exactly as
 #     written (debug profile), then again with serde_json pinned at 1.0.140 with
-#     `arbitrary_precision` (ours: newer, without) — dependency layouts that must not matter.
+#     `arbitrary_precision` (ours: newer, without) — dependency layouts that must not matter;
+#   * a scaffold of every other kind, built, tested and listed (not kept).
 # The release builds share one target folder (NNUNET_PLUGIN_TARGET, default this workspace's
 # target/): their own lockfiles pin the same versions as ours, so cargo reuses the compiled
 # torch-sys and tch instead of building them again (LIBTORCH must then be the same string as
@@ -71,4 +72,20 @@ step "$(basename "$scaffold") again, debug, serde_json =1.0.140 with arbitrary_p
     grep -q 'name = "serde_json"' Cargo.lock && grep -A1 'name = "serde_json"' Cargo.lock | grep -q '1.0.140'
 )
 cp "$scaffold"/target/debug/lib*.so "$out/"
+
+# 4. Every other kind `nnunet plugin new` writes builds, passes its own test and loads (debug, in
+#    the scaffold's target folder, so only the new crates compile).
+for kind in network trainer postprocessor io augmentation; do
+    step "nnunet plugin new scaffold-$kind --kind $kind"
+    (
+        cd "$tmp/quickstart"
+        "$nnunet" plugin new "scaffold-$kind" --kind "$kind" >/dev/null
+        cd "scaffold-$kind"
+        CARGO_TARGET_DIR="$scaffold/target" cargo build --quiet
+        tests="$(CARGO_TARGET_DIR="$scaffold/target" cargo test --quiet 2>&1)"
+        grep -q 'test result: ok. [1-9]' <<<"$tests" || { echo "$tests" >&2; exit 1; }
+        listed="$("$nnunet" plugins list --plugin "$scaffold/target/debug/libscaffold_$kind.so")"
+        grep -q "scaffold-$kind" <<<"$listed" || { echo "$listed" >&2; exit 1; }
+    )
+done
 step "done: $(ls "$out" | tr '\n' ' ')"
