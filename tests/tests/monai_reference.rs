@@ -131,7 +131,7 @@ fn plans_they_cannot_serve_are_refused_saying_why() {
     let refused_spec = |name: &str, spec: NetworkSpec| {
         let vs = nn::VarStore::new(Device::Cpu);
         match build(&registry, name, &vs, &spec) {
-            Ok(_) => panic!("{name} accepted the patch {patch:?}"),
+            Ok(_) => panic!("{name} accepted the patch {:?}", spec.patch_size),
             Err(e) => e.to_string(),
         }
     };

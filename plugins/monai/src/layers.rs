@@ -147,6 +147,19 @@ impl Linear {
     }
 }
 
+/// Queries, keys and values per head from a fused qkv projection `(b, n, 3·c)` — `(b, heads, n,
+/// c / heads)` each — and the attention scale 1/√(c / heads): MONAI's layout in both its ViT
+/// (`SABlock`) and Swin (`WindowAttention`) attention.
+pub fn split_heads(qkv: &Tensor, heads: i64) -> Result<(Tensor, Tensor, Tensor, f64)> {
+    let (b, n, c3) = qkv.size3()?;
+    let c = c3 / 3;
+    let qkv = qkv
+        .f_reshape([b, n, 3, heads, c / heads])?
+        .f_permute([2, 0, 3, 1, 4])?;
+    let scale = ((c / heads) as f64).powf(-0.5);
+    Ok((qkv.get(0), qkv.get(1), qkv.get(2), scale))
+}
+
 /// `torch.nn.LayerNorm` over the last axis, eps 1e-5.
 pub struct LayerNorm {
     weight: Tensor,

@@ -8,7 +8,7 @@
 //! first `n × n` entries for a clipped window, and the shifted-window mask is built with
 //! Python's slice semantics (a zero shift makes its last slice cover the whole axis).
 
-use crate::layers::{Conv, ConvShape, LayerNorm, Linear, Mlp};
+use crate::layers::{Conv, ConvShape, LayerNorm, Linear, Mlp, split_heads};
 use nnunet_core::Result;
 use nnunet_core::tch::{Device, Kind, Tensor, nn};
 
@@ -145,14 +145,8 @@ struct WindowAttention {
 impl WindowAttention {
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, c) = x.size3()?;
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .f_reshape([b, n, 3, self.heads, c / self.heads])?
-            .f_permute([2, 0, 3, 1, 4])?;
-        let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let q = q * ((c / self.heads) as f64).powf(-0.5);
-        let mut attn = q.f_matmul(&k.f_transpose(-2, -1)?)?;
+        let (q, k, v, scale) = split_heads(&self.qkv.forward(x)?, self.heads)?;
+        let q = q * scale;
         // index[:n, :n] of the configured window's (full × full) index.
         let rows: Vec<i64> = (0..n)
             .flat_map(|i| (0..n).map(move |j| i * self.full + j))
@@ -164,7 +158,7 @@ impl WindowAttention {
             .f_index_select(0, &rows)?
             .f_reshape([n, n, -1])?
             .f_permute([2, 0, 1])?;
-        attn = attn + bias.f_unsqueeze(0)?;
+        let mut attn = q.f_matmul(&k.f_transpose(-2, -1)?)? + bias.f_unsqueeze(0)?;
         if let Some(mask) = mask {
             let nw = mask.size()[0];
             attn = attn.f_view([b / nw, nw, self.heads, n, n])?

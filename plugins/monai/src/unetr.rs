@@ -11,6 +11,7 @@
 
 use crate::layers::{
     Conv, ConvShape, LayerNorm, Linear, Mlp, PrUpBlock, ResBlock, UpBlock, basic_block, out_block,
+    split_heads,
 };
 use crate::options::{Given, check_dims, plans_patch};
 use nnunet_core::tch::{Kind, Tensor, nn};
@@ -32,13 +33,7 @@ impl Attention {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, n, c) = x.size3()?;
         // 'b h (qkv l d) -> qkv b l h d'
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .f_reshape([b, n, 3, self.heads, c / self.heads])?
-            .f_permute([2, 0, 3, 1, 4])?;
-        let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let scale = ((c / self.heads) as f64).powf(-0.5);
+        let (q, k, v, scale) = split_heads(&self.qkv.forward(x)?, self.heads)?;
         let attn = (q.f_matmul(&k.f_transpose(-2, -1)?)? * scale).f_softmax(-1, Kind::Float)?;
         let out = attn
             .f_matmul(&v)?
