@@ -4,12 +4,21 @@
 //! its one output and the trainer weights it 1), then the fold's validation; the checkpoint
 //! holds MONAI's tensor names and the summary a foreground Dice. (Default options: the
 //! validation rebuilds the network from the checkpoint, which does not record network options.)
+//! SwinUNETR, asked to train on the same plans, is refused with the reason.
 
 use nnunet_tests::{nnunet_binary, plugin_path};
 use std::path::Path;
 use std::process::Command;
 
+/// `nnunet ARGS` in the sandbox `root`, asserting success; returns its output.
 fn run(root: &Path, args: &[&str]) -> String {
+    let (ok, text) = try_run(root, args);
+    assert!(ok, "nnunet {args:?} failed:\n{text}");
+    text
+}
+
+/// `nnunet ARGS` in the sandbox `root`: whether it succeeded, and its output.
+fn try_run(root: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(nnunet_binary())
         .args(args)
         .env("nnUNet_raw", root.join("raw"))
@@ -23,8 +32,7 @@ fn run(root: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "nnunet {args:?} failed:\n{text}");
-    text
+    (out.status.success(), text)
 }
 
 #[test]
@@ -68,6 +76,17 @@ fn segresnet_trains_on_the_3d_phantom_with_nnunet_train() {
         "--workers",
         "1",
     ];
+    // SwinUNETR cannot serve the phantom's plans: refused before training, saying why.
+    let mut swin = train;
+    swin[8] = "SwinUNETR";
+    let (ok, text) = try_run(root, &swin);
+    assert!(!ok, "SwinUNETR trained on a patch it cannot serve:\n{text}");
+    assert!(
+        text.contains("SwinUNETR needs every patch dimension divisible by 32, the plans' patch is"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+
     let log = run(root, &train);
     eprintln!("{log}");
     let results = std::fs::read_dir(root.join("res"))
