@@ -22,6 +22,10 @@ pub struct NetworkSpec {
     /// Network-specific options from the run configuration (e.g. a MedNeXt variant's kernel size).
     #[serde(default)]
     pub options: serde_json::Value,
+    /// The plans' patch size (spatial axes), for networks whose shape depends on it (UNETR's
+    /// position embeddings) or that must refuse a patch they cannot serve; empty when unknown.
+    #[serde(default)]
+    pub patch_size: Vec<i64>,
 }
 
 /// A segmentation network.

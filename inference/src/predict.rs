@@ -120,6 +120,7 @@ impl Model {
             architecture,
             deep_supervision: false,
             options: serde_json::Value::Object(Default::default()),
+            patch_size: patch.iter().map(|&s| s as i64).collect(),
         };
         let mut networks = Vec::new();
         // nnU-Net takes the mirroring axes of the first fold's checkpoint.

@@ -86,6 +86,7 @@ fn model_dir(root: &Path, configuration: &str, in_channels: i64, seed: i64) -> P
             .unwrap(),
         deep_supervision: false,
         options: json!({}),
+        patch_size: Vec::new(),
     };
     let _network = registry
         .build_network("PlainConvUNet", &vs.root(), &spec)

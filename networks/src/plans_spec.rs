@@ -55,5 +55,11 @@ pub fn network_spec_from_plans(
         architecture,
         deep_supervision,
         options: serde_json::Value::Null,
+        patch_size: configuration
+            .patch_size
+            .iter()
+            .flatten()
+            .map(|&s| s as i64)
+            .collect(),
     })
 }

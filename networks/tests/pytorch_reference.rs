@@ -32,6 +32,7 @@ fn compare(case: &str) {
         architecture,
         deep_supervision: true,
         options: serde_json::Value::Null,
+        patch_size: Vec::new(),
     };
     let (mut vs, net) = common::build(&spec);
     assert_eq!(

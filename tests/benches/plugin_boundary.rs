@@ -51,6 +51,7 @@ fn spec() -> NetworkSpec {
         architecture,
         deep_supervision: true,
         options: serde_json::Value::Null,
+        patch_size: Vec::new(),
     }
 }
 

@@ -211,6 +211,7 @@ pub fn train(
         architecture,
         deep_supervision: options.deep_supervision,
         options: setup.network_options.clone(),
+        patch_size: patch.iter().map(|&s| s as i64).collect(),
     };
     let network = registry.build_network(&setup.network, &vs.root(), &spec)?;
     let ignore_label = setup.dataset.ignore_label();

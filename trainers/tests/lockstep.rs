@@ -66,6 +66,7 @@ fn build(registry: &Registry, vs: &VarStore) -> Box<dyn nnunet_core::Network> {
         architecture,
         deep_supervision: true,
         options: serde_json::Value::Null,
+        patch_size: Vec::new(),
     };
     registry
         .build_network("PlainConvUNet", &vs.root(), &spec)

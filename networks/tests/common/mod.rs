@@ -37,6 +37,7 @@ pub fn spec_from_plans(
         architecture,
         deep_supervision: true,
         options: serde_json::Value::Null,
+        patch_size: Vec::new(),
     };
     Some((spec, patch, config.batch_size.unwrap() as i64))
 }

@@ -33,6 +33,7 @@ pub fn spec(spatial_dims: usize, options: Value) -> NetworkSpec {
         architecture,
         deep_supervision: true,
         options,
+        patch_size: Vec::new(),
     }
 }
 

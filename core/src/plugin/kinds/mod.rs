@@ -278,6 +278,7 @@ mod tests {
             architecture,
             deep_supervision: true,
             options: serde_json::Value::Null,
+            patch_size: Vec::new(),
         }
     }
 }
