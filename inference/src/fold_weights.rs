@@ -74,11 +74,16 @@ pub fn load(
     spec: &NetworkSpec,
     device: Device,
 ) -> Result<FoldNetwork> {
+    let mut spec = spec.clone();
     let (network_name, tensors, mirroring_axes, source) = match file {
         CheckpointFile::Ours(name) => {
             let loaded = checkpoint::load(fold_dir, name)?;
             let source = checkpoint::paths(fold_dir, name).0;
             let axes = loaded.meta.inference_allowed_mirroring_axes;
+            // The weights fit the network the options described when it was trained.
+            if !loaded.meta.network_options.is_null() {
+                spec.options = loaded.meta.network_options;
+            }
             (loaded.meta.network, loaded.network, axes, source)
         }
         CheckpointFile::Pth(path) => {
@@ -88,7 +93,7 @@ pub fn load(
         }
     };
     let mut vs = VarStore::new(device);
-    let network = registry.build_network(&network_name, &vs.root(), spec)?;
+    let network = registry.build_network(&network_name, &vs.root(), &spec)?;
     checkpoint::restore_network(&mut vs, &tensors, &source)?;
     Ok(FoldNetwork {
         vs,

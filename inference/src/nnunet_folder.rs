@@ -172,6 +172,7 @@ pub fn import_folder(src: &Path, dst: &Path) -> Result<Vec<PathBuf>> {
                 epoch: loaded.epoch.unwrap_or(0).max(0) as usize,
                 options: Default::default(),
                 network: nnunet_networks::network_name_for(&architecture)?,
+                network_options: serde_json::Value::Null,
                 loss: "dice+ce".into(),
                 trainer: loaded.trainer_name.clone().unwrap_or_default(),
                 configuration,

@@ -97,6 +97,7 @@ fn model_dir(root: &Path, configuration: &str, in_channels: i64, seed: i64) -> P
         epoch: 1,
         options: Default::default(),
         network: "PlainConvUNet".into(),
+        network_options: serde_json::Value::Null,
         loss: "dice+ce".into(),
         inference_allowed_mirroring_axes: None,
         trainer: "nnUNetTrainer".into(),

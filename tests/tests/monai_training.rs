@@ -1,9 +1,9 @@
 //! SegResNet from the `monai` run-time plugin trains with `nnunet train` as any network does:
 //! on the generated 3D phantom (plans patch [32, 56, 64]), with the plugin from `NNUNET_PLUGINS`,
-//! default options, one epoch of two iterations with deep supervision on (the network returns
-//! its one output and the trainer weights it 1), then the fold's validation; the checkpoint
-//! holds MONAI's tensor names and the summary a foreground Dice. (Default options: the
-//! validation rebuilds the network from the checkpoint, which does not record network options.)
+//! `init_filters = 8` (not the default 16), one epoch of two iterations with deep supervision on
+//! (the network returns its one output and the trainer weights it 1), then the fold's
+//! validation, which rebuilds the network from the options the checkpoint records; the
+//! checkpoint holds MONAI's tensor names at the narrower width and the summary a foreground Dice.
 //! SwinUNETR, asked to train on the same plans, is refused with the reason.
 
 use nnunet_tests::{nnunet_binary, plugin_path};
@@ -65,6 +65,8 @@ fn segresnet_trains_on_the_3d_phantom_with_nnunet_train() {
         "0",
         "--network",
         "SegResNet",
+        "--network-options",
+        r#"{"init_filters": 8}"#,
         "--epochs",
         "1",
         "--iterations-per-epoch",
@@ -79,6 +81,7 @@ fn segresnet_trains_on_the_3d_phantom_with_nnunet_train() {
     // SwinUNETR cannot serve the phantom's plans: refused before training, saying why.
     let mut swin = train;
     swin[8] = "SwinUNETR";
+    swin[10] = "{}";
     let (ok, text) = try_run(root, &swin);
     assert!(!ok, "SwinUNETR trained on a patch it cannot serve:\n{text}");
     assert!(
@@ -102,6 +105,11 @@ fn segresnet_trains_on_the_3d_phantom_with_nnunet_train() {
     let checkpoint = fold.join("checkpoint_final.safetensors");
     let tensors = nnunet_core::tch::Tensor::read_safetensors(&checkpoint).unwrap();
     let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
+    let (_, first) = tensors
+        .iter()
+        .find(|(n, _)| n == "network.convInit.conv.weight")
+        .expect("convInit in the checkpoint");
+    assert_eq!(first.size()[0], 8, "init_filters from --network-options");
     for name in [
         "network.convInit.conv.weight",
         "network.conv_final.2.conv.bias",

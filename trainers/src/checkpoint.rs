@@ -24,6 +24,11 @@ pub struct CheckpointMeta {
     pub epoch: usize,
     pub options: TrainingOptions,
     pub network: String,
+    /// The network's options (`--network-options`, `network_options` in TOML): inference builds
+    /// the network with them, since the weights fit only the network they describe. Null in
+    /// checkpoints written before this was recorded (then the network's defaults).
+    #[serde(default)]
+    pub network_options: serde_json::Value,
     pub loss: String,
     /// The axes (numbered over the patch's axes) test-time mirroring may flip: the axes the
     /// model was trained mirrored along (nnU-Net's `inference_allowed_mirroring_axes`). `None`
@@ -176,6 +181,7 @@ mod tests {
             epoch: 3,
             options: TrainingOptions::default(),
             network: "PlainConvUNet".into(),
+            network_options: serde_json::Value::Null,
             loss: "dice+ce".into(),
             inference_allowed_mirroring_axes: Some(vec![0, 1, 2]),
             trainer: "default".into(),

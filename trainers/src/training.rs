@@ -340,6 +340,7 @@ pub fn train(
             epoch,
             options: options.clone(),
             network: setup.network.clone(),
+            network_options: setup.network_options.clone(),
             loss: run.loss.clone(),
             inference_allowed_mirroring_axes: Some(inference_mirror_axes.clone()),
             trainer: setup.trainer.clone(),
