@@ -109,7 +109,15 @@ fn report_renders_in_chromium_and_sorts() {
         return;
     }
     let sandbox = Sandbox::new();
-    sandbox.run(&["demo-data", "--dim", "2", "--cases", &CASES.to_string(), "--test-cases", "1"]);
+    sandbox.run(&[
+        "demo-data",
+        "--dim",
+        "2",
+        "--cases",
+        &CASES.to_string(),
+        "--test-cases",
+        "1",
+    ]);
     let raw = sandbox.path().join("raw/Dataset901_Phantom2D");
     let (gt, pred, out, model) = (
         raw.join("labelsTr"),
@@ -120,23 +128,49 @@ fn report_renders_in_chromium_and_sorts() {
     let names = write_predictions(&gt, &pred);
     write_model(&model);
     let text = sandbox.run(&[
-        "report", "-g", gt.to_str().unwrap(), "-p", pred.to_str().unwrap(), "-d", "901", "-o",
-        out.to_str().unwrap(), "-m", model.to_str().unwrap(), "--nsd-tolerance", "2",
+        "report",
+        "-g",
+        gt.to_str().unwrap(),
+        "-p",
+        pred.to_str().unwrap(),
+        "-d",
+        "901",
+        "-o",
+        out.to_str().unwrap(),
+        "-m",
+        model.to_str().unwrap(),
+        "--nsd-tolerance",
+        "2",
     ]);
     let page: PathBuf = out.join("index.html");
     assert!(text.contains("index.html"), "{text}");
     for name in &names {
         let case = name.trim_end_matches(".png");
-        assert!(out.join(format!("overlays/{case}.png")).is_file(), "overlay of {case}");
+        assert!(
+            out.join(format!("overlays/{case}.png")).is_file(),
+            "overlay of {case}"
+        );
     }
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     assert!(summary.contains("\"HD95\"") && summary.contains("\"nsd_tolerance_mm\": 2.0"));
 
     let profile = tempfile::tempdir().unwrap();
     // The DOM after the page sorted itself by Dice, ascending.
-    let (dom, stderr) = chromium(&page, profile.path(), &["--dump-dom".into()], "#sort=dice_1");
-    assert!(console_lines(&stderr).is_empty(), "console output: {:?}", console_lines(&stderr));
-    assert!(dom.contains("data-sorted=\"dice_1\""), "not sorted by dice_1");
+    let (dom, stderr) = chromium(
+        &page,
+        profile.path(),
+        &["--dump-dom".into()],
+        "#sort=dice_1",
+    );
+    assert!(
+        console_lines(&stderr).is_empty(),
+        "console output: {:?}",
+        console_lines(&stderr)
+    );
+    assert!(
+        dom.contains("data-sorted=\"dice_1\""),
+        "not sorted by dice_1"
+    );
     let order = rows(&dom);
     assert_eq!(order.len(), CASES, "one row per case");
     assert!(
@@ -150,20 +184,71 @@ fn report_renders_in_chromium_and_sorts() {
     assert!(labels >= 1, "a box plot per label");
     assert_eq!(dom.matches("<th colspan=").count(), labels);
     assert_eq!(dom.matches("class=\"overlay\"").count(), CASES);
-    assert_eq!(dom.matches("class=\"curves\"").count(), 2, "loss and pseudo-Dice charts");
+    assert_eq!(
+        dom.matches("class=\"curves\"").count(),
+        2,
+        "loss and pseudo-Dice charts"
+    );
 
     // The screenshot shows something: not one flat colour.
     let shot = profile.path().join("shot.png");
     let (_, stderr) = chromium(
         &page,
         profile.path(),
-        &[format!("--screenshot={}", shot.display()), "--window-size=1280,1600".into()],
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1600".into(),
+        ],
         "",
     );
-    assert!(console_lines(&stderr).is_empty(), "console output: {:?}", console_lines(&stderr));
+    assert!(
+        console_lines(&stderr).is_empty(),
+        "console output: {:?}",
+        console_lines(&stderr)
+    );
     let img = image::open(&shot).unwrap().to_luma8();
     let n = img.pixels().len() as f64;
     let mean = img.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / n;
-    let var = img.pixels().map(|p| (f64::from(p.0[0]) - mean).powi(2)).sum::<f64>() / n;
-    assert!(var > 100.0, "screenshot nearly blank: mean {mean:.1}, variance {var:.1}");
+    let var = img
+        .pixels()
+        .map(|p| (f64::from(p.0[0]) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    assert!(
+        var > 100.0,
+        "screenshot nearly blank: mean {mean:.1}, variance {var:.1}"
+    );
+}
+
+#[test]
+fn evaluate_surface_adds_hd95_and_nsd_beside_nnunets_keys() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["demo-data", "--dim", "2", "--cases", "3", "--test-cases", "1"]);
+    let gt = sandbox.path().join("raw/Dataset901_Phantom2D/labelsTr");
+    let pred = sandbox.path().join("pred");
+    write_predictions(&gt, &pred);
+    let read = |file: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(file).unwrap();
+        serde_json::from_str(&text.replace("NaN", "null")).unwrap()
+    };
+    let (plain, surface) = (sandbox.path().join("plain.json"), sandbox.path().join("surface.json"));
+    let (g, p) = (gt.to_str().unwrap(), pred.to_str().unwrap());
+    sandbox.run(&["evaluate", g, p, "-d", "901", "-o", plain.to_str().unwrap()]);
+    let text = sandbox.run(&[
+        "evaluate", g, p, "-d", "901", "-o", surface.to_str().unwrap(), "--surface",
+        "--nsd-tolerance", "1.5",
+    ]);
+    assert!(text.contains("HD95"), "{text}");
+    let (plain, surface) = (read(&plain), read(&surface));
+    assert!(plain.get("nsd_tolerance_mm").is_none());
+    assert!(!plain.to_string().contains("HD95"), "no surface keys without --surface");
+    assert_eq!(surface["nsd_tolerance_mm"], 1.5);
+    for (key, mean) in surface["mean"].as_object().unwrap() {
+        // nnU-Net's figures are unchanged.
+        assert_eq!(mean["Dice"], plain["mean"][key]["Dice"], "label {key}");
+        let (hd, nsd) = (mean["HD95"].as_f64().unwrap(), mean["NSD"].as_f64().unwrap());
+        assert!(hd > 0.0 && (0.0..1.0).contains(&nsd), "label {key}: HD95 {hd}, NSD {nsd}");
+    }
+    let case = &surface["metric_per_case"][0]["metrics"];
+    assert!(case.as_object().unwrap().values().all(|m| m.get("HD95").is_some()));
 }

@@ -269,7 +269,12 @@ pub fn summarize(targets: &[Target], cases: Vec<(String, String, Vec<Metrics>)>)
     let surface = cases.iter().any(|c| c.2.iter().any(|m| m.hd95.is_some()));
     let names: Vec<&str> = METRIC_NAMES
         .iter()
-        .chain(surface.then_some(&SURFACE_METRIC_NAMES).into_iter().flatten())
+        .chain(
+            surface
+                .then_some(&SURFACE_METRIC_NAMES)
+                .into_iter()
+                .flatten(),
+        )
         .copied()
         .collect();
     let mut mean = BTreeMap::new();
@@ -467,9 +472,9 @@ pub fn evaluate_cases_with(
                 add_surface_metrics(&mut metrics, &r, &p, &targets, ignore, options);
             }
             Ok((
-                    ref_path.display().to_string(),
-                    pred_path.display().to_string(),
-                    metrics,
+                ref_path.display().to_string(),
+                pred_path.display().to_string(),
+                metrics,
             ))
         })
         .collect::<Result<Vec<_>>>()?;

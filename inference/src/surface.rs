@@ -209,7 +209,13 @@ pub fn surface_metrics(
     let within = to_gt.iter().chain(&to_pred).filter(|&&d| d <= tol).count();
     let complete = to_gt.len() + to_pred.len();
     let nsd = within as f64 / complete as f64;
-    let hd95 = quantile(to_gt, 0.95).max(quantile(to_pred, 0.95));
+    // torch.max: NaN wins.
+    let (a, b) = (quantile(to_gt, 0.95), quantile(to_pred, 0.95));
+    let hd95 = if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else {
+        a.max(b)
+    };
     SurfaceMetrics {
         hd95: f64::from(hd95),
         nsd,

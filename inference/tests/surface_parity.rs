@@ -55,8 +55,15 @@ fn surface_metrics_equal_monai_on_fixtures() {
         let theirs = |key: &str| -> f64 { case[key].as_str().unwrap().parse().unwrap() };
         close(&format!("{name} HD95"), ours.hd95, theirs("hd95"));
         close(&format!("{name} NSD"), ours.nsd, theirs("nsd"));
-        if shape[0] == 1 { two_d += 1 } else { three_d += 1 }
+        if shape[0] == 1 {
+            two_d += 1
+        } else {
+            three_d += 1
+        }
         nan += usize::from(theirs("hd95").is_nan());
     }
-    assert!(two_d >= 4 && three_d >= 4 && nan >= 3, "2D, 3D and empty cases all checked");
+    assert!(
+        two_d >= 4 && three_d >= 4 && nan >= 3,
+        "2D, 3D and empty cases all checked"
+    );
 }

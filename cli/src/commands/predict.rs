@@ -242,7 +242,10 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         .output
         .unwrap_or_else(|| args.prediction.join("summary.json"));
     if !(args.nsd_tolerance.is_finite() && args.nsd_tolerance >= 0.0) {
-        anyhow::bail!("--nsd-tolerance {}: give a finite number of mm ≥ 0", args.nsd_tolerance);
+        anyhow::bail!(
+            "--nsd-tolerance {}: give a finite number of mm ≥ 0",
+            args.nsd_tolerance
+        );
     }
     let surface = args
         .surface

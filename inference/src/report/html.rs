@@ -216,7 +216,9 @@ pub fn render(page: &Page) -> String {
         }
         out.push_str("</div>");
     }
-    out.push_str(r#"<h2>Overlays</h2><p>Reference | prediction.</p><div class="gallery" id="overlays">"#);
+    out.push_str(
+        r#"<h2>Overlays</h2><p>Reference | prediction.</p><div class="gallery" id="overlays">"#,
+    );
     for row in &page.cases {
         if let Some(src) = &row.overlay {
             let case = escape(&row.case);

@@ -240,7 +240,12 @@ pub fn write_report(inputs: &ReportInputs) -> Result<PathBuf> {
     let page = html::Page {
         title: format!(
             "{} — {}",
-            inputs.dataset.extra.get("name").and_then(|v| v.as_str()).unwrap_or("Report"),
+            inputs
+                .dataset
+                .extra
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("Report"),
             inputs.prediction.display()
         ),
         targets: target_names,

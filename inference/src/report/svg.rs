@@ -26,8 +26,20 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v[lo] + (v[hi] - v[lo]) * (rank - lo as f64)
 }
 
-/// Five-number summary with Tukey whiskers: (low whisker, Q1, median, Q3, high whisker, outliers).
-pub fn box_stats(values: &[f64]) -> Option<(f64, f64, f64, f64, f64, Vec<f64>)> {
+/// A box plot's figures: quartiles, Tukey whiskers (the extreme values within 1.5 IQR of the
+/// box) and the values beyond them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxStats {
+    pub low: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub high: f64,
+    pub outliers: Vec<f64>,
+}
+
+/// The box-plot figures of the finite `values`, `None` when there are none.
+pub fn box_stats(values: &[f64]) -> Option<BoxStats> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return None;
@@ -45,7 +57,14 @@ pub fn box_stats(values: &[f64]) -> Option<(f64, f64, f64, f64, f64, Vec<f64>)> 
         .copied()
         .filter(|&x| x < lo_fence || x > hi_fence)
         .collect();
-    Some((inside[0], q1, med, q3, inside[inside.len() - 1], outliers))
+    Some(BoxStats {
+        low: inside[0],
+        q1,
+        median: med,
+        q3,
+        high: inside[inside.len() - 1],
+        outliers,
+    })
 }
 
 fn open_svg(out: &mut String, title: &str, class: &str) {
@@ -98,7 +117,15 @@ pub fn box_plot(title: &str, series: &[(&str, Vec<f64>)]) -> String {
             ty = HEIGHT - 8.0,
             n = escape(name),
         );
-        let Some((lo, q1, med, q3, hi, outliers)) = box_stats(values) else {
+        let Some(BoxStats {
+            low: lo,
+            q1,
+            median: med,
+            q3,
+            high: hi,
+            outliers,
+        }) = box_stats(values)
+        else {
             continue;
         };
         let _ = write!(
@@ -128,7 +155,12 @@ pub fn box_plot(title: &str, series: &[(&str, Vec<f64>)]) -> String {
 
 /// A line chart of `lines` (name, colour, y per x = 0, 1, …) over x labelled `x_label`.
 pub fn line_chart(title: &str, x_label: &str, lines: &[(&str, &str, Vec<f64>)]) -> String {
-    let finite = || lines.iter().flat_map(|l| l.2.iter().copied()).filter(|v| v.is_finite());
+    let finite = || {
+        lines
+            .iter()
+            .flat_map(|l| l.2.iter().copied())
+            .filter(|v| v.is_finite())
+    };
     let (mut lo, mut hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
@@ -178,11 +210,10 @@ mod tests {
 
     #[test]
     fn box_stats_follow_tukey() {
-        let (lo, q1, med, q3, hi, out) =
-            box_stats(&[0.1, 0.5, 0.52, 0.54, 0.56, 0.58, f64::NAN]).unwrap();
-        assert_eq!(out, vec![0.1]);
-        assert_eq!((lo, hi), (0.5, 0.58));
-        assert!((med - 0.53).abs() < 1e-12 && q1 < med && med < q3);
+        let b = box_stats(&[0.1, 0.5, 0.52, 0.54, 0.56, 0.58, f64::NAN]).unwrap();
+        assert_eq!(b.outliers, vec![0.1]);
+        assert_eq!((b.low, b.high), (0.5, 0.58));
+        assert!((b.median - 0.53).abs() < 1e-12 && b.q1 < b.median && b.median < b.q3);
         assert!(box_stats(&[f64::NAN]).is_none());
     }
 
