@@ -223,7 +223,15 @@ fn report_renders_in_chromium_and_sorts() {
 #[test]
 fn evaluate_surface_adds_hd95_and_nsd_beside_nnunets_keys() {
     let sandbox = Sandbox::new();
-    sandbox.run(&["demo-data", "--dim", "2", "--cases", "3", "--test-cases", "1"]);
+    sandbox.run(&[
+        "demo-data",
+        "--dim",
+        "2",
+        "--cases",
+        "3",
+        "--test-cases",
+        "1",
+    ]);
     let gt = sandbox.path().join("raw/Dataset901_Phantom2D/labelsTr");
     let pred = sandbox.path().join("pred");
     write_predictions(&gt, &pred);
@@ -231,24 +239,49 @@ fn evaluate_surface_adds_hd95_and_nsd_beside_nnunets_keys() {
         let text = std::fs::read_to_string(file).unwrap();
         serde_json::from_str(&text.replace("NaN", "null")).unwrap()
     };
-    let (plain, surface) = (sandbox.path().join("plain.json"), sandbox.path().join("surface.json"));
+    let (plain, surface) = (
+        sandbox.path().join("plain.json"),
+        sandbox.path().join("surface.json"),
+    );
     let (g, p) = (gt.to_str().unwrap(), pred.to_str().unwrap());
     sandbox.run(&["evaluate", g, p, "-d", "901", "-o", plain.to_str().unwrap()]);
     let text = sandbox.run(&[
-        "evaluate", g, p, "-d", "901", "-o", surface.to_str().unwrap(), "--surface",
-        "--nsd-tolerance", "1.5",
+        "evaluate",
+        g,
+        p,
+        "-d",
+        "901",
+        "-o",
+        surface.to_str().unwrap(),
+        "--surface",
+        "--nsd-tolerance",
+        "1.5",
     ]);
     assert!(text.contains("HD95"), "{text}");
     let (plain, surface) = (read(&plain), read(&surface));
     assert!(plain.get("nsd_tolerance_mm").is_none());
-    assert!(!plain.to_string().contains("HD95"), "no surface keys without --surface");
+    assert!(
+        !plain.to_string().contains("HD95"),
+        "no surface keys without --surface"
+    );
     assert_eq!(surface["nsd_tolerance_mm"], 1.5);
     for (key, mean) in surface["mean"].as_object().unwrap() {
         // nnU-Net's figures are unchanged.
         assert_eq!(mean["Dice"], plain["mean"][key]["Dice"], "label {key}");
-        let (hd, nsd) = (mean["HD95"].as_f64().unwrap(), mean["NSD"].as_f64().unwrap());
-        assert!(hd > 0.0 && (0.0..1.0).contains(&nsd), "label {key}: HD95 {hd}, NSD {nsd}");
+        let (hd, nsd) = (
+            mean["HD95"].as_f64().unwrap(),
+            mean["NSD"].as_f64().unwrap(),
+        );
+        assert!(
+            hd > 0.0 && (0.0..1.0).contains(&nsd),
+            "label {key}: HD95 {hd}, NSD {nsd}"
+        );
     }
     let case = &surface["metric_per_case"][0]["metrics"];
-    assert!(case.as_object().unwrap().values().all(|m| m.get("HD95").is_some()));
+    assert!(
+        case.as_object()
+            .unwrap()
+            .values()
+            .all(|m| m.get("HD95").is_some())
+    );
 }

@@ -122,7 +122,7 @@ pub fn squared_distance_transform(sites: &[bool], size: [usize; 3], spacing: [f6
         let n = size[axis];
         // Every line along `axis`, by its first voxel.
         let starts: Vec<usize> = (0..d.len())
-            .filter(|&i| (i / strides[axis]) % n == 0)
+            .filter(|&i| (i / strides[axis]).is_multiple_of(n))
             .collect();
         let lines: Vec<Vec<f64>> = starts
             .par_iter()

@@ -178,8 +178,9 @@ fn table(out: &mut String, page: &Page) {
                 f.volume_reference,
                 f.volume_prediction,
             ];
-            for (v, (_, _, decimals)) in values.into_iter().zip(COLUMNS) {
-                cell(out, v, decimals);
+            for (v, (metric, _, decimals)) in values.into_iter().zip(COLUMNS) {
+                let two_d_volume = metric.starts_with("vol") && page.volume_unit != "mL";
+                cell(out, v, if two_d_volume { 1 } else { decimals });
             }
         }
         out.push_str("</tr>");
@@ -229,7 +230,7 @@ pub fn render(page: &Page) -> String {
             );
         }
     }
-    let _ = write!(out, "</div><script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(out, "</div><script>{SCRIPT}</script></body></html>");
     out
 }
 

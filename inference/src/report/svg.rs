@@ -8,7 +8,7 @@ const WIDTH: f64 = 460.0;
 const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 48.0;
 const BOTTOM: f64 = 28.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 22.0;
 const RIGHT: f64 = 12.0;
 
 /// `s` with `&`, `<`, `>` and `"` escaped for HTML/SVG text and attributes.
@@ -107,6 +107,12 @@ pub fn box_plot(title: &str, series: &[(&str, Vec<f64>)]) -> String {
     open_svg(&mut out, title, "boxplot");
     let y = |v: f64| TOP + (1.0 - v.clamp(0.0, 1.0)) * (HEIGHT - TOP - BOTTOM);
     y_axis(&mut out, 0.0, 1.0, &y);
+    let _ = write!(
+        out,
+        r#"<text x="{x}" y="11" font-size="12" font-weight="bold" text-anchor="end" font-family="sans-serif">{t}</text>"#,
+        x = WIDTH - RIGHT,
+        t = escape(title),
+    );
     let slot = (WIDTH - LEFT - RIGHT) / series.len().max(1) as f64;
     for (i, (name, values)) in series.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
