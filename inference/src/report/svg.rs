@@ -75,6 +75,12 @@ fn open_svg(out: &mut String, title: &str, class: &str) {
         h = HEIGHT,
         t = escape(title),
     );
+    let _ = write!(
+        out,
+        r#"<text x="{x}" y="14" font-size="12" font-weight="bold" text-anchor="end" font-family="sans-serif">{t}</text>"#,
+        x = WIDTH - RIGHT,
+        t = escape(title),
+    );
 }
 
 /// Horizontal grid lines and y labels for `[lo, hi]`; `y` maps a value to a pixel row.
@@ -107,12 +113,7 @@ pub fn box_plot(title: &str, series: &[(&str, Vec<f64>)]) -> String {
     open_svg(&mut out, title, "boxplot");
     let y = |v: f64| TOP + (1.0 - v.clamp(0.0, 1.0)) * (HEIGHT - TOP - BOTTOM);
     y_axis(&mut out, 0.0, 1.0, &y);
-    let _ = write!(
-        out,
-        r#"<text x="{x}" y="11" font-size="12" font-weight="bold" text-anchor="end" font-family="sans-serif">{t}</text>"#,
-        x = WIDTH - RIGHT,
-        t = escape(title),
-    );
+
     let slot = (WIDTH - LEFT - RIGHT) / series.len().max(1) as f64;
     for (i, (name, values)) in series.iter().enumerate() {
         let cx = LEFT + slot * (i as f64 + 0.5);
