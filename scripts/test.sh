@@ -30,6 +30,9 @@ export NNUNET_SKIP_LOG="${NNUNET_SKIP_LOG:-$PWD/target/test-skips.log}"
 mkdir -p "$(dirname "$NNUNET_SKIP_LOG")"
 : > "$NNUNET_SKIP_LOG"
 
+# Headless Chromium for the HTML report's browser test (cli/tests/report.rs).
+bash scripts/chromium.sh >/dev/null ||
+    echo "test.sh: chromium could not be installed; the report's browser test skips" >&2
 status=0
 cargo build --release --workspace --all-targets
 bash scripts/build-plugins.sh

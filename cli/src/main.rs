@@ -93,6 +93,9 @@ enum Command {
     ExportModelZip(commands::nnunet_models::ExportZipArgs),
     /// Install an nnU-Net model zip into nnUNet_results (nnUNetv2_install_pretrained_model_from_zip).
     InstallModelZip(commands::nnunet_models::InstallZipArgs),
+    /// One static HTML page: sortable per-case metrics (HD95, NSD too), box plots, overlays,
+    /// training curves.
+    Report(commands::report::ReportArgs),
 }
 
 fn main() {
@@ -136,6 +139,7 @@ fn main() {
         Command::ExportNnunet(args) => commands::nnunet_models::run_export(args),
         Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
         Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
+        Command::Report(args) => commands::report::run(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would

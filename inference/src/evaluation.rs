@@ -4,6 +4,10 @@
 //!
 //! nnU-Net writes `NaN` (not valid JSON, but what Python's `json` reads back) for undefined
 //! Dice/IoU; so do we, so that nnU-Net's own tools read our summaries.
+//!
+//! With surface metrics ([`SurfaceOptions`], `nnunet evaluate --surface`) every label also gets
+//! `HD95` (mm) and `NSD` (at `nsd_tolerance_mm`, written at the top level) beside nnU-Net's keys
+//! ([`crate::surface`]; undefined values are `NaN` as for Dice).
 
 use nnunet_core::{DatasetDescriptor, LabelValue, Result};
 use serde::Serialize;
@@ -95,8 +99,14 @@ pub struct Metrics {
     pub fn_: u64,
     #[serde(rename = "FP")]
     pub fp: u64,
+    /// 95th-percentile Hausdorff distance in mm, with surface metrics only.
+    #[serde(rename = "HD95", skip_serializing_if = "Option::is_none")]
+    pub hd95: Option<f64>,
     #[serde(rename = "IoU")]
     pub iou: f64,
+    /// Normalised surface distance at the summary's tolerance, with surface metrics only.
+    #[serde(rename = "NSD", skip_serializing_if = "Option::is_none")]
+    pub nsd: Option<f64>,
     #[serde(rename = "TN")]
     pub tn: u64,
     #[serde(rename = "TP")]
@@ -107,6 +117,18 @@ pub struct Metrics {
 
 /// Metric names in the order nnU-Net's sorted JSON lists them.
 pub const METRIC_NAMES: [&str; 8] = ["Dice", "FN", "FP", "IoU", "TN", "TP", "n_pred", "n_ref"];
+
+/// The surface metrics' names, written only when they were computed.
+pub const SURFACE_METRIC_NAMES: [&str; 2] = ["HD95", "NSD"];
+
+/// The NSD tolerance used when none is given, in mm.
+pub const DEFAULT_NSD_TOLERANCE_MM: f64 = 1.0;
+
+/// Surface metrics to compute besides nnU-Net's (HD95 and NSD at `tolerance_mm`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SurfaceOptions {
+    pub tolerance_mm: f64,
+}
 
 impl Metrics {
     fn from_counts(tp: u64, fp: u64, fn_: u64, tn: u64) -> Self {
@@ -122,7 +144,9 @@ impl Metrics {
             dice,
             fn_,
             fp,
+            hd95: None,
             iou,
+            nsd: None,
             tn,
             tp,
             n_pred: tp + fp,
@@ -141,6 +165,8 @@ impl Metrics {
             "TP" => self.tp as f64,
             "n_pred" => self.n_pred as f64,
             "n_ref" => self.n_ref as f64,
+            "HD95" => self.hd95.unwrap_or(f64::NAN),
+            "NSD" => self.nsd.unwrap_or(f64::NAN),
             _ => f64::NAN,
         }
     }
@@ -180,6 +206,37 @@ pub fn case_metrics(
         .collect()
 }
 
+/// Adds HD95 and NSD to `metrics` (one per target, from [`case_metrics`]); voxels whose
+/// reference is the ignore label belong to neither mask.
+pub fn add_surface_metrics(
+    metrics: &mut [Metrics],
+    reference: &nnunet_core::LabelMap,
+    prediction: &nnunet_core::LabelMap,
+    targets: &[Target],
+    ignore_label: Option<i64>,
+    options: SurfaceOptions,
+) {
+    let ignored = |r: i16| ignore_label.is_some_and(|i| i64::from(r) == i);
+    for (m, target) in metrics.iter_mut().zip(targets) {
+        let mask = |values: &[i16]| -> Vec<bool> {
+            values
+                .iter()
+                .zip(&reference.data)
+                .map(|(&v, &r)| !ignored(r) && target.contains(v))
+                .collect()
+        };
+        let s = crate::surface::surface_metrics(
+            &mask(&reference.data),
+            &mask(&prediction.data),
+            reference.shape,
+            reference.geometry.spacing,
+            options.tolerance_mm,
+        );
+        m.hd95 = Some(s.hd95);
+        m.nsd = Some(s.nsd);
+    }
+}
+
 /// One case's entry in `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CaseEntry {
@@ -194,6 +251,9 @@ pub struct Summary {
     pub foreground_mean: BTreeMap<String, f64>,
     pub mean: BTreeMap<String, BTreeMap<String, f64>>,
     pub metric_per_case: Vec<CaseEntry>,
+    /// The NSD tolerance in mm, with surface metrics only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nsd_tolerance_mm: Option<f64>,
 }
 
 fn nan_mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -206,16 +266,27 @@ fn nan_mean(values: impl Iterator<Item = f64>) -> f64 {
 /// Builds the summary from per-case metrics (`cases[i][t]` for `targets[t]`).
 pub fn summarize(targets: &[Target], cases: Vec<(String, String, Vec<Metrics>)>) -> Summary {
     let keys: Vec<String> = targets.iter().map(Target::key).collect();
+    let surface = cases.iter().any(|c| c.2.iter().any(|m| m.hd95.is_some()));
+    let names: Vec<&str> = METRIC_NAMES
+        .iter()
+        .chain(
+            surface
+                .then_some(&SURFACE_METRIC_NAMES)
+                .into_iter()
+                .flatten(),
+        )
+        .copied()
+        .collect();
     let mut mean = BTreeMap::new();
     for (t, key) in keys.iter().enumerate() {
-        let per_metric: BTreeMap<String, f64> = METRIC_NAMES
+        let per_metric: BTreeMap<String, f64> = names
             .iter()
             .map(|&m| (m.to_string(), nan_mean(cases.iter().map(|c| c.2[t].get(m)))))
             .collect();
         mean.insert(key.clone(), per_metric);
     }
     // nnU-Net: plain mean (not nanmean) over targets other than label 0.
-    let foreground_mean = METRIC_NAMES
+    let foreground_mean = names
         .iter()
         .map(|&m| {
             let values: Vec<f64> = keys
@@ -243,6 +314,7 @@ pub fn summarize(targets: &[Target], cases: Vec<(String, String, Vec<Metrics>)>)
         foreground_mean,
         mean,
         metric_per_case,
+        nsd_tolerance_mm: None,
     }
 }
 
@@ -328,6 +400,17 @@ pub fn evaluate_folders(
     dataset: &DatasetDescriptor,
     output: Option<&Path>,
 ) -> Result<Summary> {
+    evaluate_folders_with(reference, prediction, dataset, output, None)
+}
+
+/// [`evaluate_folders`], with surface metrics when `surface` is given.
+pub fn evaluate_folders_with(
+    reference: &Path,
+    prediction: &Path,
+    dataset: &DatasetDescriptor,
+    output: Option<&Path>,
+    surface: Option<SurfaceOptions>,
+) -> Result<Summary> {
     let ending = &dataset.file_ending;
     let predicted = files_with_ending(prediction, ending)?;
     let missing: Vec<String> = files_with_ending(reference, ending)?
@@ -349,7 +432,7 @@ pub fn evaluate_folders(
             ),
         ));
     }
-    evaluate_cases(reference, prediction, &predicted, dataset, output)
+    evaluate_cases_with(reference, prediction, &predicted, dataset, output, surface)
 }
 
 /// Scores the files `names` of `prediction` against the files of the same names in
@@ -362,6 +445,18 @@ pub fn evaluate_cases(
     dataset: &DatasetDescriptor,
     output: Option<&Path>,
 ) -> Result<Summary> {
+    evaluate_cases_with(reference, prediction, names, dataset, output, None)
+}
+
+/// [`evaluate_cases`], with surface metrics when `surface` is given.
+pub fn evaluate_cases_with(
+    reference: &Path,
+    prediction: &Path,
+    names: &[String],
+    dataset: &DatasetDescriptor,
+    output: Option<&Path>,
+    surface: Option<SurfaceOptions>,
+) -> Result<Summary> {
     use rayon::prelude::*;
     let targets = targets(dataset)?;
     let ignore = dataset.ignore_label();
@@ -372,16 +467,19 @@ pub fn evaluate_cases(
             let pred_path = prediction.join(name);
             let r = nnunet_datasets::io::read_label(&ref_path)?;
             let p = nnunet_datasets::io::read_label(&pred_path)?;
-            score_case(&r, &p, &pred_path, &targets, ignore).map(|metrics| {
-                (
-                    ref_path.display().to_string(),
-                    pred_path.display().to_string(),
-                    metrics,
-                )
-            })
+            let mut metrics = score_case(&r, &p, &pred_path, &targets, ignore)?;
+            if let Some(options) = surface {
+                add_surface_metrics(&mut metrics, &r, &p, &targets, ignore, options);
+            }
+            Ok((
+                ref_path.display().to_string(),
+                pred_path.display().to_string(),
+                metrics,
+            ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let summary = summarize(&targets, cases);
+    let mut summary = summarize(&targets, cases);
+    summary.nsd_tolerance_mm = surface.map(|s| s.tolerance_mm);
     if let Some(path) = output {
         write_summary(path, &summary)?;
     }

@@ -23,5 +23,7 @@ pub mod postprocess;
 pub mod predict;
 pub mod predictor;
 pub mod probabilities;
+pub mod report;
 pub mod sliding_window;
+pub mod surface;
 pub mod validation;

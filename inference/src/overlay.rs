@@ -175,7 +175,7 @@ pub fn render(
 }
 
 /// Writes a PNG atomically.
-fn write_png(path: &Path, img: &image::RgbImage) -> Result<()> {
+pub fn write_png(path: &Path, img: &image::RgbImage) -> Result<()> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),

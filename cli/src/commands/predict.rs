@@ -228,6 +228,12 @@ pub struct EvaluateArgs {
     /// Output file (default: PREDICTION/summary.json).
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
+    /// Also HD95 and NSD per label (MONAI's definitions, mm with the image spacing).
+    #[arg(long)]
+    pub surface: bool,
+    /// NSD tolerance in mm (with --surface).
+    #[arg(long = "nsd-tolerance", default_value_t = nnunet_inference::evaluation::DEFAULT_NSD_TOLERANCE_MM, requires = "surface")]
+    pub nsd_tolerance: f64,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
@@ -235,14 +241,32 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let output = args
         .output
         .unwrap_or_else(|| args.prediction.join("summary.json"));
-    let summary = nnunet_inference::evaluation::evaluate_folders(
+    if !(args.nsd_tolerance.is_finite() && args.nsd_tolerance >= 0.0) {
+        anyhow::bail!(
+            "--nsd-tolerance {}: give a finite number of mm ≥ 0",
+            args.nsd_tolerance
+        );
+    }
+    let surface = args
+        .surface
+        .then_some(nnunet_inference::evaluation::SurfaceOptions {
+            tolerance_mm: args.nsd_tolerance,
+        });
+    let summary = nnunet_inference::evaluation::evaluate_folders_with(
         &args.reference,
         &args.prediction,
         &dataset,
         Some(&output),
+        surface,
     )?;
     for (label, metrics) in &summary.mean {
-        println!("label {label}: Dice {:.4}", metrics["Dice"]);
+        match (metrics.get("HD95"), metrics.get("NSD")) {
+            (Some(hd), Some(nsd)) => println!(
+                "label {label}: Dice {:.4}, HD95 {hd:.3} mm, NSD {nsd:.4}",
+                metrics["Dice"]
+            ),
+            _ => println!("label {label}: Dice {:.4}", metrics["Dice"]),
+        }
     }
     println!(
         "foreground mean Dice {:.4} over {} case(s); written to {}",
