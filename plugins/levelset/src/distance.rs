@@ -131,7 +131,7 @@ mod tests {
             })
             .collect();
         let d = squared_distance_to(&g, &mask);
-        for i in 0..g.len() {
+        for (i, &di) in d.iter().enumerate() {
             let c = g.coords(i);
             let brute = (0..g.len())
                 .filter(|&j| mask[j])
@@ -142,11 +142,7 @@ mod tests {
                         .sum::<f64>()
                 })
                 .fold(f64::INFINITY, f64::min);
-            assert!(
-                (d[i] - brute).abs() < 1e-9,
-                "voxel {c:?}: {} vs {brute}",
-                d[i]
-            );
+            assert!((di - brute).abs() < 1e-9, "voxel {c:?}: {di} vs {brute}");
         }
     }
 
