@@ -16,7 +16,6 @@ import argparse
 import os
 import subprocess
 import tempfile
-import time
 
 import numpy as np
 from scipy import ndimage
@@ -53,10 +52,9 @@ def main():
             np.savez(src, probabilities=simulate(label, args.blur, args.noise, k))
             for options in args.options:
                 out = os.path.join(tmp, "out.npz")
-                start = time.time()
-                subprocess.run([args.refine_npz, src, out, "2d", "1,1,1", options], check=True,
-                               stdout=subprocess.DEVNULL)
-                seconds = time.time() - start
+                run = subprocess.run([args.refine_npz, src, out, "2d", "1,1,1", options],
+                                     check=True, capture_output=True, text=True)
+                seconds = float(run.stdout.split("refined in ")[1].split()[0])
                 result = np.load(out)
                 for key, arr in [(options, result["refined"][0] > 0), ("argmax", result["argmax"][0] > 0)]:
                     if key == "argmax" and options != args.options[0]:
