@@ -10,32 +10,10 @@ use nnunet_core::serde_json::json;
 use nnunet_core::{Postprocessor, Registry};
 use nnunet_datasets::io::read_label;
 use nnunet_inference::probabilities::read_probability_array;
-use std::path::{Path, PathBuf};
-use support::Sandbox;
+use std::path::Path;
+use support::{Sandbox, built_plugin, interop};
 
 const CASES: [&str; 4] = ["phantom_024", "phantom_025", "phantom_026", "phantom_027"];
-
-fn levelset_plugin() -> PathBuf {
-    let release = Path::new(env!("CARGO_BIN_EXE_nnunet")).parent();
-    let target = release.and_then(Path::parent).unwrap_or(Path::new("."));
-    let path = target.join("plugins/libnnunet_plugin_levelset.so");
-    assert!(
-        path.exists(),
-        "{} is missing: scripts/build-plugins.sh builds it",
-        path.display()
-    );
-    path
-}
-
-fn interop() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop");
-    assert!(
-        dir.join("manifest.json").is_file(),
-        "{} is missing: the nnU-Net interop fixtures are required",
-        dir.display()
-    );
-    dir
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -62,7 +40,7 @@ fn predict_postprocess_applies_the_levelset_plugin_on_the_probabilities() {
     let model =
         root.join("models/Dataset901_Phantom2D/nnUNetTrainer_interop__nnUNetSmallPlans__2d");
     let inputs = root.join("inputs/Dataset901_Phantom2D");
-    let plugin = levelset_plugin();
+    let plugin = built_plugin("nnunet_plugin_levelset");
     let sandbox = Sandbox::new();
     let options = json!({"mu": 1.0, "iterations": 100});
     let pipeline = sandbox.path().join("postprocessing.json");

@@ -85,3 +85,86 @@ impl Grid {
         }
     }
 }
+
+/// A box of a grid, `lo..hi` per axis, and the grid of its voxels.
+pub struct Window {
+    pub lo: [usize; 3],
+    pub grid: Grid,
+    parent: [usize; 3],
+}
+
+impl Window {
+    /// The bounding box of `mask` grown by `margin` voxels of the finest axis along each moving
+    /// axis (clipped to the grid); `None` for an empty mask.
+    pub fn around(grid: &Grid, mask: &[bool], margin: f64) -> Option<Window> {
+        let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+        for (i, _) in mask.iter().enumerate().filter(|&(_, &m)| m) {
+            let c = grid.coords(i);
+            for a in 0..3 {
+                lo[a] = lo[a].min(c[a]);
+                hi[a] = hi[a].max(c[a] + 1);
+            }
+        }
+        if lo[0] == usize::MAX {
+            return None;
+        }
+        for &a in &grid.axes {
+            let grow = (margin / grid.h[a]).ceil() as usize;
+            lo[a] = lo[a].saturating_sub(grow);
+            hi[a] = (hi[a] + grow).min(grid.shape[a]);
+        }
+        let shape = [0, 1, 2].map(|a| hi[a] - lo[a]);
+        let window = Grid {
+            shape,
+            axes: grid.axes.clone(),
+            h: grid.h,
+            strides: [shape[1] * shape[2], shape[2], 1],
+        };
+        Some(Window {
+            lo,
+            grid: window,
+            parent: grid.strides,
+        })
+    }
+
+    /// The index in the parent grid of the window's voxel `i`.
+    pub fn parent_index(&self, i: usize) -> usize {
+        let c = self.grid.coords(i);
+        (0..3).map(|a| (c[a] + self.lo[a]) * self.parent[a]).sum()
+    }
+
+    /// The window's part of a parent-grid array.
+    pub fn gather<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        (0..self.grid.len())
+            .map(|i| values[self.parent_index(i)])
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_grows_the_bounding_box_by_the_margin_in_each_axis_spacing() {
+        let grid = Grid {
+            shape: [6, 20, 30],
+            axes: vec![0, 1, 2],
+            h: [3.0, 1.0, 1.0],
+            strides: [600, 30, 1],
+        };
+        let mut mask = vec![false; grid.len()];
+        mask[3 * 600 + 10 * 30 + 15] = true;
+        let window = Window::around(&grid, &mask, 4.0).unwrap();
+        // z: 4 / 3 → 2 slices each way; y, x: 4 voxels, x clipped at nothing.
+        assert_eq!(window.lo, [1, 6, 11]);
+        assert_eq!(window.grid.shape, [5, 9, 9]);
+        let values: Vec<usize> = (0..grid.len()).collect();
+        let inner = window.gather(&values);
+        assert_eq!(inner[0], 600 + 6 * 30 + 11);
+        for (i, &v) in inner.iter().enumerate() {
+            assert_eq!(window.parent_index(i), v);
+        }
+        assert!(Window::around(&grid, &vec![false; grid.len()], 4.0).is_none());
+    }
+}

@@ -6,7 +6,7 @@
 
 use crate::chan_vese::evolve;
 use crate::distance::signed_distance;
-use crate::grid::Grid;
+use crate::grid::{Grid, Window};
 use crate::options::Options;
 use nnunet_core::tch::{Kind, Tensor};
 use nnunet_core::{Error, LabelMap, Result};
@@ -84,6 +84,34 @@ fn margin(probabilities: &[Vec<f32>], label: usize) -> Vec<f32> {
         .collect()
 }
 
+/// How far (in voxels of the finest axis) the level set of a label may reach beyond its
+/// predicted mask's bounding box. Outside it the label is never the most probable (or was
+/// removed by an earlier step), its force is ≤ 0 and its φ far below zero, so nothing changes
+/// there; the window only saves the time of evolving it.
+const WINDOW_MARGIN: f64 = 8.0;
+
+/// The voxels `label`'s level set ends inside of, over the whole grid.
+fn evolve_label(
+    grid: &Grid,
+    seg: &LabelMap,
+    probabilities: &[Vec<f32>],
+    label: i16,
+    options: &Options,
+) -> Vec<bool> {
+    let mask: Vec<bool> = seg.data.iter().map(|&v| v == label).collect();
+    let mut inside = vec![false; mask.len()];
+    let Some(window) = Window::around(grid, &mask, WINDOW_MARGIN) else {
+        return inside;
+    };
+    let mut phi = signed_distance(&window.grid, &window.gather(&mask));
+    let force = window.gather(&margin(probabilities, label as usize));
+    evolve(&window.grid, &mut phi, &force, options);
+    for (i, p) in phi.into_iter().enumerate() {
+        inside[window.parent_index(i)] = p > 0.0;
+    }
+    inside
+}
+
 /// Refines `seg` in place.
 pub fn refine(seg: &mut LabelMap, probabilities: &Tensor, options: &Options) -> Result<()> {
     let grid = Grid::of(seg)?;
@@ -94,17 +122,7 @@ pub fn refine(seg: &mut LabelMap, probabilities: &Tensor, options: &Options) -> 
     }
     let inside: Vec<Vec<bool>> = refined
         .iter()
-        .map(|&label| {
-            let mask: Vec<bool> = seg.data.iter().map(|&v| v == label).collect();
-            let mut phi = signed_distance(&grid, &mask);
-            evolve(
-                &grid,
-                &mut phi,
-                &margin(&probabilities, label as usize),
-                options,
-            );
-            phi.into_iter().map(|p| p > 0.0).collect()
-        })
+        .map(|&label| evolve_label(&grid, seg, &probabilities, label, options))
         .collect();
     for (i, v) in seg.data.iter_mut().enumerate() {
         if *v < 0 {
