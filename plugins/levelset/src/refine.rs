@@ -84,11 +84,16 @@ fn margin(probabilities: &[Vec<f32>], label: usize) -> Vec<f32> {
         .collect()
 }
 
-/// How far (in voxels of the finest axis) the level set of a label may reach beyond its
-/// predicted mask's bounding box. Outside it the label is never the most probable (or was
-/// removed by an earlier step), its force is ≤ 0 and its φ far below zero, so nothing changes
-/// there; the window only saves the time of evolving it.
-const WINDOW_MARGIN: f64 = 8.0;
+/// How far (in voxels of the finest axis) a label's level set is evolved beyond its predicted
+/// mask's bounding box: at least 8, and far enough that the region force cannot lift `φ` from
+/// `−m` to zero — it moves `φ` by at most `dt λ δε(φ) ≤ dt λ ε / (π m²)` a step, so
+/// `m³ ≥ 2 iterations dt λ ε / π` keeps the total under `m / 2`. The window saves time without
+/// changing the result.
+fn window_margin(options: &Options) -> f64 {
+    let reach = 2.0 * options.iterations as f64 * options.dt * options.lambda * options.epsilon
+        / std::f64::consts::PI;
+    reach.cbrt().max(8.0)
+}
 
 /// The voxels `label`'s level set ends inside of, over the whole grid.
 fn evolve_label(
@@ -100,7 +105,7 @@ fn evolve_label(
 ) -> Vec<bool> {
     let mask: Vec<bool> = seg.data.iter().map(|&v| v == label).collect();
     let mut inside = vec![false; mask.len()];
-    let Some(window) = Window::around(grid, &mask, WINDOW_MARGIN) else {
+    let Some(window) = Window::around(grid, &mask, window_margin(options)) else {
         return inside;
     };
     let mut phi = signed_distance(&window.grid, &window.gather(&mask));
