@@ -5,9 +5,10 @@ the refinement does to the *shapes* of a dataset: each training label map is tur
 noisy, blurred foreground probability map — p = clip(G_s(label) + a * N, 0, 1), G_s a Gaussian
 blur of s pixels and N Gaussian-smoothed unit noise (sigma 1.5 px), fixed seed per case — its
 argmax is the "prediction", and the plugin (examples/refine_npz, built with
-`cargo build --release --example refine_npz` in plugins/levelset) refines it. Dice and HD95
-(score.py's definitions) of argmax and refined against the true label. A simulation, not a
-network: it says which shapes the length term helps or hurts, not how much a model gains.
+`cargo build --release --example refine_npz` in plugins/levelset) refines it. Dice, HD95
+(score.py's definitions) and recall (the share of true foreground kept) of argmax and refined
+against the true label. A simulation, not a network: it says which shapes the length term
+helps or hurts, not how much a model gains.
 
     python plugins/levelset/scripts/simulate.py LABELS_DIR REFINE_NPZ_BINARY --cases 10 \
         --blur 2 --noise 0.35 --options '{"mu": 0.2}' [--options '{"mu": 1}' ...]
@@ -42,8 +43,8 @@ def main():
     parser.add_argument("--options", action="append", default=[])
     args = parser.parse_args()
     files = sorted(f for f in os.listdir(args.labels) if f.endswith(".png"))[: args.cases]
-    rows = {"argmax": ([], [], [])}
-    rows.update({o: ([], [], []) for o in args.options})
+    rows = {"argmax": ([], [], [], [])}
+    rows.update({o: ([], [], [], []) for o in args.options})
     with tempfile.TemporaryDirectory() as tmp:
         for k, name in enumerate(files):
             label, spacing = read(os.path.join(args.labels, name))
@@ -63,11 +64,12 @@ def main():
                     h = hd95(arr, truth, spacing)
                     rows[key][1].append(np.nan if h is None else h)
                     rows[key][2].append(seconds if key != "argmax" else 0.0)
+                    rows[key][3].append((arr & truth).sum() / max(truth.sum(), 1))
     print(f"{len(files)} label maps of {args.labels}, blur {args.blur} px, noise {args.noise}")
-    print("| prediction | Dice | HD95 (px) | s / case |")
-    print("|---|---|---|---|")
-    for key, (d, h, s) in rows.items():
-        print(f"| {key} | {np.mean(d):.4f} | {np.nanmean(h):.2f} | {np.mean(s):.2f} |")
+    print("| prediction | Dice | HD95 (px) | recall | s / case |")
+    print("|---|---|---|---|---|")
+    for key, (d, h, s, r) in rows.items():
+        print(f"| {key} | {np.mean(d):.4f} | {np.nanmean(h):.2f} | {np.mean(r):.4f} | {np.mean(s):.2f} |")
 
 
 if __name__ == "__main__":
