@@ -18,7 +18,7 @@ mod support;
 use nnunet_core::tch::{Kind, Tensor};
 use nnunet_inference::probabilities::read_probability_array;
 use std::path::{Path, PathBuf};
-use support::Sandbox;
+use support::{Sandbox, interop};
 
 const CASES: [&str; 4] = ["phantom_024", "phantom_025", "phantom_026", "phantom_027"];
 
@@ -28,16 +28,6 @@ struct Golden {
     predictions: PathBuf,
     checkpoint: String,
     ending: &'static str,
-}
-
-fn interop() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop");
-    assert!(
-        dir.join("manifest.json").is_file(),
-        "{} is missing: the nnU-Net interop fixtures are required",
-        dir.display()
-    );
-    dir
 }
 
 fn golden(name: &str) -> Golden {

@@ -124,16 +124,33 @@ pub fn shared_data() -> Option<PathBuf> {
 
 /// The fixture plugin `plugins/fixtures/sdk`, built beside the `nnunet` binary.
 pub fn fixture_plugin() -> PathBuf {
+    built_plugin("nnunet_fixture_sdk")
+}
+
+/// `target/plugins/lib<lib_name>.so`, which scripts/build-plugins.sh builds beside the `nnunet`
+/// binary.
+pub fn built_plugin(lib_name: &str) -> PathBuf {
     // target/release/nnunet → target/plugins/ (scripts/build-plugins.sh)
     let release = Path::new(env!("CARGO_BIN_EXE_nnunet")).parent();
     let target = release.and_then(Path::parent).unwrap_or(Path::new("."));
-    let path = target.join("plugins").join("libnnunet_fixture_sdk.so");
+    let path = target.join("plugins").join(format!("lib{lib_name}.so"));
     assert!(
         path.exists(),
         "{} is missing: scripts/build-plugins.sh builds it",
         path.display()
     );
     path
+}
+
+/// `../shared/interop`: model folders and predictions made by nnU-Net v2 itself (required).
+pub fn interop() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop");
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "{} is missing: the nnU-Net interop fixtures are required",
+        dir.display()
+    );
+    dir
 }
 
 impl Sandbox {
