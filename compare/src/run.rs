@@ -34,7 +34,24 @@ pub struct RunRecord {
     pub trainer: String,
     pub fold: String,
     pub parameters: u64,
+    /// Epochs trained (reached, under a time budget).
     pub epochs: usize,
+    /// The schedule's epochs (the budget's `epochs`).
+    #[serde(default)]
+    pub scheduled_epochs: Option<usize>,
+    /// The training seed the checkpoint records.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The budget's wall-clock limit of training, in hours, if any.
+    #[serde(default)]
+    pub time_limit_hours: Option<f64>,
+    /// FLOPs of one forward pass on one patch (2 × conv MACs; see `flops`), when countable.
+    #[serde(default)]
+    pub flops_per_patch: Option<u64>,
+    /// Peak RSS of this process during the run's training and validation, in MiB (see
+    /// `peak_rss`); unknown when the run was reused from an invocation that did not record it.
+    #[serde(default)]
+    pub peak_rss_mib: Option<u64>,
     /// Mean wall time of the trained epochs (training + validation iterations).
     pub train_seconds_per_epoch: Option<f64>,
     /// Final validation wall time per case: read, sliding window (+ mirroring), export, score.
@@ -135,18 +152,27 @@ pub fn run_fold(
         }
     }
     if finished && summary_file.exists() && record_file.exists() {
-        let record: RunRecord = atomic::read_json(&record_file)?;
+        let mut record: RunRecord = atomic::read_json(&record_file)?;
         if record.label == entry.label {
+            if record.seed.is_none() {
+                // Recorded by an earlier version: what the checkpoint and plans still say.
+                let meta: checkpoint::CheckpointMeta = atomic::read_json(&final_json)?;
+                record.seed = Some(meta.options.seed);
+                record.scheduled_epochs = Some(meta.options.epochs);
+                record.flops_per_patch = flops_of(&model_dir, &experiment.configuration, &meta)?;
+            }
             return Ok(record);
         }
     }
 
     let device = experiment.device.resolve()?;
     let memory = matches!(device, Device::Cuda(_)).then(PeakGpuMemory::start);
+    let rss_reset = crate::peak_rss::reset();
     let mut trained_now = false;
     if !finished {
         experiment.resume = checkpoint::paths(&fold_dir, "checkpoint_latest").1.exists();
-        let prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        let mut prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        prepared.setup.time_limit_seconds = comparison.time_limit_seconds();
         nnunet_trainers::training::train(
             registry,
             &prepared.setup,
@@ -163,6 +189,7 @@ pub fn run_fold(
             checkpoint: "checkpoint_final".into(),
             step_size: comparison.budget.step_size,
             mirroring: comparison.budget.mirroring,
+            precision: comparison.budget.precision.resolve(device)?,
             ..ValidationOptions::nnunet(device)
         };
         let started = Instant::now();
@@ -181,6 +208,7 @@ pub fn run_fold(
         validated_now = true;
     }
     let peak_gpu_mib = memory.and_then(PeakGpuMemory::finish);
+    let peak_rss_mib = rss_reset.then(crate::peak_rss::peak_mib).flatten();
 
     let loaded = checkpoint::load(&fold_dir, "checkpoint_final")?;
     let parameters = loaded.network.iter().map(|(_, t)| t.numel() as u64).sum();
@@ -199,6 +227,11 @@ pub fn run_fold(
         fold: fold_label,
         parameters,
         epochs: loaded.meta.epoch,
+        scheduled_epochs: Some(loaded.meta.options.epochs),
+        seed: Some(loaded.meta.options.seed),
+        time_limit_hours: comparison.budget.hours,
+        flops_per_patch: flops_of(&model_dir, &experiment.configuration, &loaded.meta)?,
+        peak_rss_mib,
         train_seconds_per_epoch,
         inference_seconds_per_case,
         validation_cases,
@@ -218,6 +251,30 @@ pub fn run_fold(
     };
     atomic::write_json(&record_file, &record)?;
     Ok(record)
+}
+
+/// FLOPs per patch of a trained run's network, from the plans and dataset.json the run
+/// folder holds (see [`crate::flops`]).
+fn flops_of(
+    model_dir: &Path,
+    configuration: &str,
+    meta: &checkpoint::CheckpointMeta,
+) -> Result<Option<u64>> {
+    let plans: nnunet_core::Plans = atomic::read_json(&model_dir.join("plans.json"))?;
+    let dataset: nnunet_core::DatasetDescriptor =
+        atomic::read_json(&model_dir.join("dataset.json"))?;
+    let config = plans.configuration(configuration)?;
+    let Some(patch) = config.patch_size.as_ref() else {
+        return Ok(None);
+    };
+    let patch: Vec<i64> = patch.iter().map(|&p| p as i64).collect();
+    let spec = nnunet_networks::network_spec_from_plans(
+        &config,
+        Some(&dataset),
+        None,
+        meta.options.deep_supervision,
+    )?;
+    crate::flops::flops_per_patch(&meta.network, &spec, &patch)
 }
 
 fn count_cases(summary_file: &Path) -> Result<usize> {
