@@ -28,12 +28,16 @@ fn case_name(file: &str) -> String {
     name.rsplit_once('.').map_or(name, |(s, _)| s).to_string()
 }
 
+/// A `summary.json` as JSON (nnU-Net writes `NaN`, which is not JSON: read as null).
+pub fn read_summary_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text.replace(": NaN", ": null"))
+        .map_err(|e| Error::invalid_file(path, format!("not a summary.json: {e}")))
+}
+
 /// Per-case foreground Dice of a `summary.json`, in its order.
 pub fn read_case_dice(summary: &Path) -> Result<Vec<CaseDice>> {
-    let text = std::fs::read_to_string(summary).map_err(|e| Error::io(summary, e))?;
-    // nnU-Net writes NaN, which is not JSON.
-    let value: serde_json::Value = serde_json::from_str(&text.replace("NaN", "null"))
-        .map_err(|e| Error::invalid_file(summary, format!("not a summary.json: {e}")))?;
+    let value = read_summary_json(summary)?;
     let cases = value["metric_per_case"]
         .as_array()
         .ok_or_else(|| Error::invalid_file(summary, "summary.json has no \"metric_per_case\""))?;

@@ -84,9 +84,7 @@ pub type LabelDice = BTreeMap<String, Option<f64>>;
 /// Mean Dice per label and the foreground mean from a `summary.json` (nnU-Net writes `NaN`,
 /// which is not JSON: read as null).
 pub fn read_summary_dice(path: &Path) -> Result<(LabelDice, Option<f64>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text.replace(": NaN", ": null"))
-        .map_err(|e| Error::invalid_file(path, format!("not a summary.json: {e}")))?;
+    let value = crate::cases::read_summary_json(path)?;
     let mean = value["mean"]
         .as_object()
         .ok_or_else(|| Error::invalid_file(path, "summary.json has no \"mean\""))?;
@@ -133,35 +131,12 @@ pub fn run_fold(
     let final_json = checkpoint::paths(&fold_dir, "checkpoint_final").1;
     let finished = final_json.exists();
     if finished {
-        // A finished run is reused only if it was trained on this budget.
-        let meta: checkpoint::CheckpointMeta = atomic::read_json(&final_json)?;
-        let (had, want) = (&meta.options, &experiment.training);
-        if (had.epochs, had.iterations_per_epoch) != (want.epochs, want.iterations_per_epoch) {
-            return Err(Error::invalid_file(
-                &final_json,
-                format!(
-                    "trained with {} epochs × {} iterations, but the budget is {} × {}: remove \
-                     {} or choose another output folder",
-                    had.epochs,
-                    had.iterations_per_epoch,
-                    want.epochs,
-                    want.iterations_per_epoch,
-                    fold_dir.display()
-                ),
-            ));
-        }
+        check_budget(&final_json, &experiment, &fold_dir)?;
     }
     if finished && summary_file.exists() && record_file.exists() {
-        let mut record: RunRecord = atomic::read_json(&record_file)?;
+        let record: RunRecord = atomic::read_json(&record_file)?;
         if record.label == entry.label {
-            if record.seed.is_none() {
-                // Recorded by an earlier version: what the checkpoint and plans still say.
-                let meta: checkpoint::CheckpointMeta = atomic::read_json(&final_json)?;
-                record.seed = Some(meta.options.seed);
-                record.scheduled_epochs = Some(meta.options.epochs);
-                record.flops_per_patch = flops_of(&model_dir, &experiment.configuration, &meta)?;
-            }
-            return Ok(record);
+            return completed(record, &final_json, &model_dir, &experiment.configuration);
         }
     }
 
@@ -192,51 +167,86 @@ pub fn run_fold(
             precision: comparison.budget.precision.resolve(device)?,
             ..ValidationOptions::nnunet(device)
         };
-        let started = Instant::now();
-        let summary = validate_fold(
+        let (cases, seconds) = validate(
             registry,
             &model_dir,
-            &experiment.configuration,
+            &experiment,
             &fold_label,
-            &folders.preprocessed,
-            &[],
+            &folders,
             &options,
         )?;
-        validation_cases = summary.metric_per_case.len();
-        inference_seconds_per_case =
-            Some(started.elapsed().as_secs_f64() / validation_cases.max(1) as f64);
+        validation_cases = cases;
+        inference_seconds_per_case = Some(seconds);
         validated_now = true;
     }
-    let peak_gpu_mib = memory.and_then(PeakGpuMemory::finish);
-    let peak_rss_mib = rss_reset.then(crate::peak_rss::peak_mib).flatten();
+    let measured = Measured {
+        trained_now,
+        validated_now,
+        inference_seconds_per_case,
+        validation_cases,
+        peak_gpu_mib: memory.and_then(PeakGpuMemory::finish),
+        peak_rss_mib: rss_reset.then(crate::peak_rss::peak_mib).flatten(),
+        device,
+    };
+    let record = record(
+        comparison,
+        entry,
+        &experiment,
+        &model_dir,
+        &fold_label,
+        measured,
+    )?;
+    atomic::write_json(&record_file, &record)?;
+    Ok(record)
+}
 
+/// What this invocation measured of a run.
+struct Measured {
+    trained_now: bool,
+    validated_now: bool,
+    inference_seconds_per_case: Option<f64>,
+    /// 0: not validated now (counted from the summary).
+    validation_cases: usize,
+    peak_gpu_mib: Option<u64>,
+    peak_rss_mib: Option<u64>,
+    device: Device,
+}
+
+/// The record of a trained and validated fold: the checkpoint, the summary and `m`.
+fn record(
+    comparison: &Comparison,
+    entry: &NetworkEntry,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    model_dir: &Path,
+    fold_label: &str,
+    m: Measured,
+) -> Result<RunRecord> {
+    let fold_dir = model_dir.join(format!("fold_{fold_label}"));
+    let summary_file = validation_folder(model_dir, fold_label).join("summary.json");
     let loaded = checkpoint::load(&fold_dir, "checkpoint_final")?;
-    let parameters = loaded.network.iter().map(|(_, t)| t.numel() as u64).sum();
-    let epochs = &loaded.meta.log.epochs;
-    let train_seconds_per_epoch = (!epochs.is_empty())
-        .then(|| epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64);
     let (dice, foreground_dice) = read_summary_dice(&summary_file)?;
-    if validation_cases == 0 {
-        validation_cases = count_cases(&summary_file)?;
-    }
-    let record = RunRecord {
+    let validation_cases = match m.validation_cases {
+        0 => count_cases(&summary_file)?,
+        n => n,
+    };
+    Ok(RunRecord {
         label: entry.label.clone(),
         network: loaded.meta.network.clone(),
         plans: experiment.plans.clone(),
         trainer: experiment.trainer.clone(),
-        fold: fold_label,
-        parameters,
+        fold: fold_label.to_string(),
+        parameters: loaded.network.iter().map(|(_, t)| t.numel() as u64).sum(),
         epochs: loaded.meta.epoch,
         scheduled_epochs: Some(loaded.meta.options.epochs),
         seed: Some(loaded.meta.options.seed),
         time_limit_hours: comparison.budget.hours,
-        flops_per_patch: flops_of(&model_dir, &experiment.configuration, &loaded.meta)?,
-        peak_rss_mib,
-        train_seconds_per_epoch,
-        inference_seconds_per_case,
+        flops_per_patch: flops_of(model_dir, &experiment.configuration, &loaded.meta)?,
+        peak_rss_mib: m.peak_rss_mib,
+        train_seconds_per_epoch: mean_epoch_seconds(&loaded.meta.log.epochs),
+        inference_seconds_per_case: m.inference_seconds_per_case,
         validation_cases,
-        peak_gpu_mib,
-        device: match device {
+        peak_gpu_mib: m.peak_gpu_mib,
+        device: match m.device {
             Device::Cuda(_) => "cuda".into(),
             _ => "cpu".into(),
         },
@@ -246,10 +256,75 @@ pub fn run_fold(
             .collect(),
         foreground_dice: foreground_dice.and_then(finite),
         fold_dir,
-        trained_now,
-        validated_now,
-    };
-    atomic::write_json(&record_file, &record)?;
+        trained_now: m.trained_now,
+        validated_now: m.validated_now,
+    })
+}
+
+/// Validates the fold as nnU-Net does after training: the number of cases and the wall time
+/// per case.
+fn validate(
+    registry: &Registry,
+    model_dir: &Path,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    fold_label: &str,
+    folders: &DatasetFolders,
+    options: &ValidationOptions,
+) -> Result<(usize, f64)> {
+    let started = Instant::now();
+    let cases = validate_fold(
+        registry,
+        model_dir,
+        &experiment.configuration,
+        fold_label,
+        &folders.preprocessed,
+        &[],
+        options,
+    )?
+    .metric_per_case
+    .len();
+    Ok((cases, started.elapsed().as_secs_f64() / cases.max(1) as f64))
+}
+
+/// A finished run is reused only if it was trained on this budget's epochs and iterations.
+fn check_budget(
+    final_json: &Path,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    fold_dir: &Path,
+) -> Result<()> {
+    let meta: checkpoint::CheckpointMeta = atomic::read_json(final_json)?;
+    let (had, want) = (&meta.options, &experiment.training);
+    if (had.epochs, had.iterations_per_epoch) != (want.epochs, want.iterations_per_epoch) {
+        return Err(Error::invalid_file(
+            final_json,
+            format!(
+                "trained with {} epochs × {} iterations, but the budget is {} × {}: remove \
+                 {} or choose another output folder",
+                had.epochs,
+                had.iterations_per_epoch,
+                want.epochs,
+                want.iterations_per_epoch,
+                fold_dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A reused record; one written by an earlier version gets what the checkpoint and plans
+/// still say (seed, schedule, FLOPs; not the peak memory, which only the run could measure).
+fn completed(
+    mut record: RunRecord,
+    final_json: &Path,
+    model_dir: &Path,
+    configuration: &str,
+) -> Result<RunRecord> {
+    if record.seed.is_none() {
+        let meta: checkpoint::CheckpointMeta = atomic::read_json(final_json)?;
+        record.seed = Some(meta.options.seed);
+        record.scheduled_epochs = Some(meta.options.epochs);
+        record.flops_per_patch = flops_of(model_dir, configuration, &meta)?;
+    }
     Ok(record)
 }
 
@@ -275,6 +350,12 @@ fn flops_of(
         meta.options.deep_supervision,
     )?;
     crate::flops::flops_per_patch(&meta.network, &spec, &patch)
+}
+
+/// Mean wall time of the logged epochs.
+fn mean_epoch_seconds(epochs: &[nnunet_trainers::progress::EpochRecord]) -> Option<f64> {
+    (!epochs.is_empty())
+        .then(|| epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64)
 }
 
 fn count_cases(summary_file: &Path) -> Result<usize> {

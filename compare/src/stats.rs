@@ -163,7 +163,7 @@ fn r_plus(nonzero: &[f64], ranks: &[f64], flips: u64) -> f64 {
         .iter()
         .zip(ranks)
         .enumerate()
-        .filter(|&(i, (&v, _))| (v > 0.0) != (flips >> i & 1 == 1))
+        .filter(|&(i, (&v, _))| (v > 0.0) != ((flips >> i) & 1 == 1))
         .map(|(_, (_, &r))| r)
         .sum()
 }
