@@ -1,7 +1,10 @@
-//! `comparison.png`: four panels — validation Dice per label and the mean (bars with ± std
-//! whiskers, one colour per network), parameters, training seconds per epoch and inference
-//! seconds per case. Drawn with plotters on the embedded DejaVu font, like `progress.png`.
+//! `comparison.png`: six panels — validation Dice per label and the mean (bars with ± std
+//! whiskers, one colour per network), the per-case foreground Dice of each network (a box of
+//! the quartiles with the median, and every case as a point), parameters, GFLOPs per patch,
+//! training seconds per epoch and inference seconds per case. Drawn with plotters on the
+//! embedded DejaVu font, like `progress.png`.
 
+use crate::paired::CaseTable;
 use crate::report::{LabelColumn, Row, Stat};
 use nnunet_core::Result;
 use plotters::coord::Shift;
@@ -113,10 +116,73 @@ fn grouped_bars(
     Ok(())
 }
 
-fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> DrawResult {
-    let root = BitMapBackend::new(path, (1400, 1000)).into_drawing_area();
+/// The `q`-quantile of sorted values (linear interpolation, numpy's default).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Per-case foreground Dice: per network a quartile box with the median, and the cases as
+/// points spread across the box's width.
+fn case_strips(area: &DrawingArea<BitMapBackend, Shift>, table: &CaseTable) -> DrawResult {
+    let n = table.networks.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption("Dice per validation case (foreground)", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..n as f64, 0f64..1.05)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("Dice")
+        .draw()?;
+    for (j, name) in table.networks.iter().enumerate() {
+        let mut v = table.column(j);
+        let c = colour(j);
+        let points: Vec<_> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                // A fixed spread (golden-ratio sequence) instead of random jitter.
+                let x = j as f64 + 0.2 + 0.6 * ((i as f64 * 0.618_034) % 1.0);
+                Circle::new((x, d), 3, c.mix(0.6).filled())
+            })
+            .collect();
+        chart.draw_series(points)?;
+        v.sort_by(f64::total_cmp);
+        if !v.is_empty() {
+            let (q1, med, q3) = (quantile(&v, 0.25), quantile(&v, 0.5), quantile(&v, 0.75));
+            let (x0, x1) = (j as f64 + 0.15, j as f64 + 0.85);
+            chart.draw_series([Rectangle::new([(x0, q1), (x1, q3)], BLACK.stroke_width(2))])?;
+            chart.draw_series([PathElement::new(
+                vec![(x0, med), (x1, med)],
+                BLACK.stroke_width(3),
+            )])?;
+        }
+        let style = TextStyle::from(("sans-serif", 16).into_font()).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ),
+        );
+        let (origin_x, origin_y) = area.get_base_pixel();
+        let (px, py) = chart.backend_coord(&(j as f64 + 0.5, 0.0));
+        area.draw(&Text::new(
+            name.clone(),
+            (px - origin_x, py - origin_y + 6),
+            style,
+        ))?;
+    }
+    Ok(())
+}
+
+fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row], table: &CaseTable) -> DrawResult {
+    let root = BitMapBackend::new(path, (2100, 1000)).into_drawing_area();
     root.fill(&WHITE)?;
-    let panels = root.split_evenly((2, 2));
+    let panels = root.split_evenly((2, 3));
     let mut groups: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
     groups.push("mean".into());
     let dice: Vec<(String, Vec<Stat>)> = rows
@@ -139,22 +205,30 @@ fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> DrawResult {
     let single = |f: &dyn Fn(&Row) -> Stat| -> Vec<(String, Vec<Stat>)> {
         vec![(String::new(), rows.iter().map(f).collect())]
     };
+    case_strips(&panels[1], table)?;
     grouped_bars(
-        &panels[1],
+        &panels[2],
         "parameters",
         "millions",
         &labels,
         &single(&|r| Stat::of([Some(r.parameters as f64 / 1e6)])),
     )?;
     grouped_bars(
-        &panels[2],
+        &panels[3],
+        "GFLOPs per patch (plugin networks: not counted)",
+        "GFLOPs",
+        &labels,
+        &single(&|r| Stat::of([r.flops_per_patch.map(|f| f as f64 / 1e9)])),
+    )?;
+    grouped_bars(
+        &panels[4],
         "training time per epoch",
         "seconds",
         &labels,
         &single(&|r| r.train_seconds_per_epoch),
     )?;
     grouped_bars(
-        &panels[3],
+        &panels[5],
         "inference time per case",
         "seconds",
         &labels,
@@ -165,11 +239,12 @@ fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> DrawResult {
 }
 
 /// Draws `comparison.png` atomically.
-pub fn draw(path: &Path, columns: &[LabelColumn], rows: &[Row]) -> Result<()> {
+pub fn draw(path: &Path, columns: &[LabelColumn], rows: &[Row], table: &CaseTable) -> Result<()> {
     nnunet_trainers::progress::register_font();
     // The backend picks the encoder from the extension: the temporary name ends in .png.
     nnunet_core::atomic::write_via_path(path, ".png", |tmp| {
-        draw_to(tmp, columns, rows).map_err(|e| format!("cannot draw the comparison chart: {e}"))
+        draw_to(tmp, columns, rows, table)
+            .map_err(|e| format!("cannot draw the comparison chart: {e}"))
     })
 }
 
@@ -193,6 +268,14 @@ mod tests {
             train_seconds_per_epoch: Stat::of([Some(12.0)]),
             inference_seconds_per_case: Stat::of([None]),
             peak_gpu_mib: None,
+            peak_rss_mib: Some(900),
+            flops_per_patch: Some(2_000_000_000),
+            epochs: vec![2, 2],
+            scheduled_epochs: Some(2),
+            seeds: vec![12345],
+            case_dice: Stat::of([Some(0.8)]),
+            mean_rank: Some(1.5),
+            test: None,
         }
     }
 
@@ -214,7 +297,24 @@ mod tests {
         ];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("comparison.png");
-        draw(&path, &columns, &rows).unwrap();
+        let cases = |v: &[f64]| {
+            vec![(
+                "0".to_string(),
+                v.iter()
+                    .enumerate()
+                    .map(|(i, &d)| crate::cases::CaseDice {
+                        case: format!("c{i}"),
+                        foreground: Some(d),
+                    })
+                    .collect(),
+            )]
+        };
+        let table = CaseTable::new(
+            vec!["PlainConvUNet".into(), "MedNeXt-S k3".into()],
+            &[cases(&[0.8, 0.7, 0.9, 0.85]), cases(&[0.6, 0.75, 0.8, 0.7])],
+        );
+        draw(&path, &columns, &rows, &table).unwrap();
+        assert!((quantile(&[1.0, 2.0, 3.0, 4.0], 0.25) - 1.75).abs() < 1e-12);
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(bytes.len() > 10_000, "bars, axes and text");

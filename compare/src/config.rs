@@ -5,10 +5,13 @@
 //! dataset = "Dataset004_Hippocampus"      # id, name or raw folder
 //! configuration = "3d_fullres"
 //! folds = [0, 1]
+//! seed = 12345                             # every network's training seed (default nnU-Net's)
+//! baseline = "PlainConvUNet"               # the label the others are tested against
 //! plugins = ["../../target/plugins/libnnunet_plugin_mednext.so"]  # relative to this file
 //!
 //! [budget]                                 # shared by every network
-//! epochs = 5
+//! epochs = 5                               # also the schedule length under `hours`
+//! hours = 0.5                              # optional wall-clock limit per network and fold
 //! iterations_per_epoch = 25
 //! validation_iterations = 5
 //! device = "cpu"
@@ -28,6 +31,7 @@
 //! ```
 //! Unknown keys anywhere are errors naming the file.
 
+use nnunet_core::precision::PrecisionChoice;
 use nnunet_core::trainer::TrainingOptions;
 use nnunet_core::{DeviceChoice, Error, Result};
 use nnunet_trainers::experiment::{Experiment, Fold};
@@ -47,7 +51,13 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
+    /// Epochs, and the length of the learning-rate schedule.
     pub epochs: usize,
+    /// Wall-clock limit of each network × fold's training, in hours: training stops after the
+    /// epoch at which the logged epoch times reach it (checked after every epoch, so an epoch
+    /// started before the limit finishes), and the record says how many epochs that was.
+    #[serde(default)]
+    pub hours: Option<f64>,
     pub iterations_per_epoch: usize,
     pub validation_iterations: usize,
     /// One batch size for every network instead of each plans' own (their plans differ: on
@@ -68,6 +78,10 @@ pub struct Budget {
     /// Mixed precision on CUDA (nnU-Net's default); no effect on the CPU.
     #[serde(default = "yes")]
     pub amp: bool,
+    /// Arithmetic of the final validation: `auto` (default: fp16 autocast on CUDA, bfloat16 on
+    /// a CPU with native bf16, else float32), `fp32`, `bf16` (docs/inference.md).
+    #[serde(default)]
+    pub precision: PrecisionChoice,
 }
 
 /// One network of the comparison: a label for the report and how to train it. Keys left out
@@ -115,6 +129,13 @@ pub struct Comparison {
     pub plans: Option<String>,
     #[serde(default)]
     pub plugins: Vec<PathBuf>,
+    /// The training seed of every network (weights' initialisation and batches); default
+    /// nnU-Net's (`TrainingOptions::seed`). Overrides a network's `[networks.training] seed`.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Label of the network the others are tested against (default: the first).
+    #[serde(default)]
+    pub baseline: Option<String>,
     /// Output folder (relative to the TOML file); default:
     /// `$nnUNet_results/<Dataset>/comparisons/<TOML file stem>`.
     #[serde(default)]
@@ -180,6 +201,22 @@ impl Comparison {
             }
             slugs.push(slug);
         }
+        if let Some(b) = &self.baseline
+            && !self.networks.iter().any(|n| &n.label == b)
+        {
+            return Err(Error::Invalid(format!(
+                "baseline {b:?} is not the label of a [[networks]] entry"
+            )));
+        }
+        if self
+            .budget
+            .hours
+            .is_some_and(|h| !(h.is_finite() && h > 0.0))
+        {
+            return Err(Error::Invalid(
+                "budget: hours must be a positive number".into(),
+            ));
+        }
         if self.budget.epochs == 0 || self.budget.iterations_per_epoch == 0 {
             return Err(Error::Invalid(
                 "budget: epochs and iterations_per_epoch must be at least 1".into(),
@@ -224,6 +261,9 @@ impl Comparison {
         e.training.epochs = self.budget.epochs;
         e.training.iterations_per_epoch = self.budget.iterations_per_epoch;
         e.training.validation_iterations = self.budget.validation_iterations;
+        if let Some(seed) = self.seed {
+            e.training.seed = seed;
+        }
         if self.budget.batch_size.is_some() {
             e.training.batch_size = self.budget.batch_size;
         }
@@ -234,6 +274,19 @@ impl Comparison {
         e.amp = self.budget.amp;
         e.plugins.clone_from(&self.plugins);
         Ok(e)
+    }
+
+    /// The baseline's label: `baseline`, else the first network's.
+    pub fn baseline_label(&self) -> &str {
+        self.baseline
+            .as_deref()
+            .or(self.networks.first().map(|n| n.label.as_str()))
+            .unwrap_or_default()
+    }
+
+    /// The training time limit of each network × fold, in seconds.
+    pub fn time_limit_seconds(&self) -> Option<f64> {
+        self.budget.hours.map(|h| h * 3600.0)
     }
 
     /// The folds to run (default `[0]`).
@@ -266,6 +319,8 @@ dataset = "4"
 configuration = "3d_fullres"
 folds = [0, 1]
 plugins = ["lib/libx.so"]
+seed = 99
+baseline = "ResEnc-M"
 
 [budget]
 epochs = 2
@@ -307,8 +362,11 @@ seed = 7
         assert_eq!(e.trainer, "mednext");
         assert_eq!(e.loss, "dice+ce");
         assert_eq!(c.experiment(&c.networks[0]).unwrap().plans, "nnUNetPlans");
-        assert_eq!((e.training.seed, e.training.iterations_per_epoch), (7, 3));
+        // The comparison's seed wins over a network's own.
+        assert_eq!((e.training.seed, e.training.iterations_per_epoch), (99, 3));
         assert_eq!(c.budget.step_size, 0.5);
+        assert_eq!(c.baseline_label(), "ResEnc-M");
+        assert_eq!(c.time_limit_seconds(), None);
     }
 
     #[test]
@@ -328,6 +386,23 @@ seed = 7
         std::fs::write(&file, EXAMPLE.replace("epochs = 2", "epochz = 2")).unwrap();
         let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
         assert!(err.contains("epochz"), "{err}");
+        std::fs::write(
+            &file,
+            EXAMPLE.replace("baseline = \"ResEnc-M\"", "baseline = \"Nope\""),
+        )
+        .unwrap();
+        let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.toml") && err.contains("baseline"),
+            "{err}"
+        );
+        std::fs::write(
+            &file,
+            EXAMPLE.replace("epochs = 2", "epochs = 2\nhours = -1"),
+        )
+        .unwrap();
+        let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+        assert!(err.contains("hours"), "{err}");
     }
 
     #[test]

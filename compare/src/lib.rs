@@ -8,12 +8,22 @@
 //! - [`report`]: aggregation over folds and the two tables.
 //! - [`chart`]: the PNG.
 //! - [`gpu_memory`]: peak GPU memory by sampling `nvidia-smi`.
+//! - [`peak_rss`]: peak resident memory of a run.
+//! - [`flops`]: FLOPs per patch of the plans' U-Nets.
+//! - [`cases`]: per-case Dice from `summary.json`.
+//! - [`stats`]: Wilcoxon signed-rank and Holm, as scipy and statsmodels.
+//! - [`paired`]: the per-case table, mean ranks and the tests against the baseline.
 
+pub mod cases;
 pub mod chart;
 pub mod config;
+pub mod flops;
 pub mod gpu_memory;
+pub mod paired;
+pub mod peak_rss;
 pub mod report;
 pub mod run;
+pub mod stats;
 
 pub use config::{Budget, Comparison, NetworkEntry};
 pub use report::{LabelColumn, Row};
@@ -31,8 +41,13 @@ pub struct ComparisonReport {
     pub runs: Vec<RunRecord>,
     pub columns: Vec<LabelColumn>,
     pub rows: Vec<Row>,
+    pub statistics: paired::Statistics,
     pub markdown: PathBuf,
     pub csv: PathBuf,
+    /// `comparison_stats.json`: the tests against the baseline and the mean ranks.
+    pub stats_file: PathBuf,
+    /// `comparison_cases.csv`: foreground Dice per fold, case and network.
+    pub cases_csv: PathBuf,
     pub chart: PathBuf,
 }
 
@@ -78,6 +93,26 @@ fn device_in_words(comparison: &Comparison) -> Result<String> {
     Ok(format!("CPU, {model}, {threads} threads"))
 }
 
+/// The per-case Dice of every row's folds, read from each fold's validation `summary.json`.
+fn case_table(rows: &[Row], runs: &[RunRecord]) -> Result<paired::CaseTable> {
+    let per_network = rows
+        .iter()
+        .map(|row| {
+            runs.iter()
+                .filter(|r| r.label == row.label)
+                .map(|r| {
+                    let summary = r.fold_dir.join("validation").join("summary.json");
+                    Ok((r.fold.clone(), cases::read_case_dice(&summary)?))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(paired::CaseTable::new(
+        rows.iter().map(|r| r.label.clone()).collect(),
+        &per_network,
+    ))
+}
+
 /// Runs every network × fold (reusing finished ones), then writes the report into the output
 /// folder. `on_run` is called after each run (for progress output).
 pub fn run_comparison(
@@ -111,7 +146,7 @@ pub fn run_comparison(
             runs.push(record);
         }
     }
-    let rows: Vec<Row> = comparison
+    let mut rows: Vec<Row> = comparison
         .networks
         .iter()
         .filter_map(|entry| {
@@ -119,14 +154,29 @@ pub fn run_comparison(
             Row::from_runs(&mine, &columns)
         })
         .collect();
+    let table = case_table(&rows, &runs)?;
+    let baseline = rows
+        .iter()
+        .position(|r| r.label == comparison.baseline_label())
+        .unwrap_or(0);
+    let statistics = paired::statistics(&table, baseline);
+    report::add_statistics(&mut rows, &table, &statistics);
+    let stats_file = output.join("comparison_stats.json");
+    nnunet_core::atomic::write_json(&stats_file, &statistics)?;
+    let cases_csv = output.join("comparison_cases.csv");
+    nnunet_core::atomic::write_bytes(&cases_csv, paired::cases_csv(&table).as_bytes())?;
     let b = &comparison.budget;
     let setting = report::Setting {
         dataset: folders.name.clone(),
         configuration: comparison.configuration.clone(),
         folds: comparison.folds().iter().map(|f| f.label()).collect(),
         budget: format!(
-            "{} epochs × {} iterations (+ {} validation iterations), final validation step {}{}",
+            "{} epochs{} × {} iterations (+ {} validation iterations), final validation step {}{}, \
+             precision {}",
             b.epochs,
+            b.hours.map_or(String::new(), |h| format!(
+                " or {h} h of training per network and fold, whichever ends first"
+            )),
             b.iterations_per_epoch,
             b.validation_iterations,
             b.step_size,
@@ -134,16 +184,22 @@ pub fn run_comparison(
                 " with mirroring"
             } else {
                 " without mirroring"
-            }
+            },
+            b.precision
         ),
         device: device_in_words(comparison)?,
+        seed: comparison.seed,
+        baseline: statistics.baseline.clone(),
     };
     report::write_tables(&output, &setting, &columns, &rows)?;
     let chart_file = output.join("comparison.png");
-    chart::draw(&chart_file, &columns, &rows)?;
+    chart::draw(&chart_file, &columns, &rows, &table)?;
     Ok(ComparisonReport {
         markdown: output.join("comparison.md"),
         csv: output.join("comparison.csv"),
+        stats_file,
+        cases_csv,
+        statistics,
         chart: chart_file,
         output,
         runs,

@@ -1,7 +1,9 @@
 //! The comparison's table: one row per network, figures aggregated over folds (Dice mean ± std,
-//! timings averaged, peak GPU memory the maximum), written as `comparison.md` and
+//! timings averaged, peak memory the maximum) and the per-case figures (Dice mean ± sd over all
+//! validation cases, mean rank, p-value against the baseline), written as `comparison.md` and
 //! `comparison.csv`.
 
+use crate::paired::{PairedTest, Statistics, p_text};
 use crate::run::RunRecord;
 use nnunet_core::{DatasetDescriptor, LabelValue, Result, atomic};
 use std::path::Path;
@@ -36,7 +38,7 @@ impl Stat {
         }
     }
 
-    fn text(&self, decimals: usize) -> String {
+    pub fn text(&self, decimals: usize) -> String {
         match (self.mean, self.std) {
             (None, _) => "-".into(),
             (Some(m), None) => format!("{m:.decimals$}"),
@@ -89,6 +91,20 @@ pub struct Row {
     pub train_seconds_per_epoch: Stat,
     pub inference_seconds_per_case: Stat,
     pub peak_gpu_mib: Option<u64>,
+    /// Largest peak RSS over the folds (MiB).
+    pub peak_rss_mib: Option<u64>,
+    pub flops_per_patch: Option<u64>,
+    /// Epochs trained per fold, and the schedule's.
+    pub epochs: Vec<usize>,
+    pub scheduled_epochs: Option<usize>,
+    /// The training seeds the checkpoints record (one unless folds differ).
+    pub seeds: Vec<u64>,
+    /// Foreground Dice over every validation case of every fold (mean ± sd, n cases).
+    pub case_dice: Stat,
+    /// Mean rank across the cases every network has (1 = best).
+    pub mean_rank: Option<f64>,
+    /// The test against the baseline; `None` for the baseline itself.
+    pub test: Option<PairedTest>,
 }
 
 impl Row {
@@ -110,8 +126,52 @@ impl Row {
             train_seconds_per_epoch: Stat::of(runs.iter().map(|r| r.train_seconds_per_epoch)),
             inference_seconds_per_case: Stat::of(runs.iter().map(|r| r.inference_seconds_per_case)),
             peak_gpu_mib: runs.iter().filter_map(|r| r.peak_gpu_mib).max(),
+            peak_rss_mib: runs.iter().filter_map(|r| r.peak_rss_mib).max(),
+            flops_per_patch: first.flops_per_patch,
+            epochs: runs.iter().map(|r| r.epochs).collect(),
+            scheduled_epochs: first.scheduled_epochs,
+            seeds: {
+                let mut seeds: Vec<u64> = runs.iter().filter_map(|r| r.seed).collect();
+                seeds.sort_unstable();
+                seeds.dedup();
+                seeds
+            },
+            case_dice: Stat::of([]),
+            mean_rank: None,
+            test: None,
         })
     }
+
+    /// Epochs trained, e.g. `12` or `11–12` over folds, with `/ 20` when a time limit
+    /// stopped training before the schedule's end.
+    pub fn epochs_text(&self) -> String {
+        let (lo, hi) = (
+            self.epochs.iter().min().copied().unwrap_or(0),
+            self.epochs.iter().max().copied().unwrap_or(0),
+        );
+        let range = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        };
+        match self.scheduled_epochs {
+            Some(s) if s > lo => format!("{range} / {s}"),
+            _ => range,
+        }
+    }
+}
+
+/// Fills the rows' per-case figures from the statistics (rows in the table's network order).
+pub fn add_statistics(rows: &mut [Row], table: &crate::paired::CaseTable, stats: &Statistics) {
+    for (j, row) in rows.iter_mut().enumerate() {
+        row.case_dice = Stat::of(table.column(j).into_iter().map(Some));
+        row.mean_rank = stats.mean_rank.get(j).and_then(|(_, r)| *r);
+        row.test = stats.tests.iter().find(|t| t.network == row.label).cloned();
+    }
+}
+
+fn gflops(f: Option<u64>) -> String {
+    f.map_or("-".into(), |f| format!("{:.2}", f as f64 / 1e9))
 }
 
 /// `5553840` → `5,553,840`.
@@ -136,27 +196,45 @@ pub struct Setting {
     pub budget: String,
     /// The device in words (GPU name, or CPU model and threads).
     pub device: String,
+    /// The seed every network trained with (`None`: each network's own).
+    pub seed: Option<u64>,
+    pub baseline: String,
 }
 
 /// `comparison.md`.
 pub fn markdown(setting: &Setting, columns: &[LabelColumn], rows: &[Row]) -> String {
     let mut md = format!(
-        "# Network comparison: {} {}\n\nFolds {}; budget: {}; device: {}.\n\n\
-         Dice: mean over each fold's validation cases (nnU-Net's `summary.json`), then mean ± \
-         standard deviation over folds. Training time per epoch includes the validation \
-         iterations; inference time per case is the final validation (read, sliding window \
-         with the configured mirroring, export, scoring). Peak GPU memory: this process as \
-         `nvidia-smi` reports it (CUDA context included).\n\n",
+        "# Network comparison: {} {}\n\nFolds {}; budget: {}; seed: {}; device: {}.\n\n\
+         Dice per label and mean Dice: mean over each fold's validation cases (nnU-Net's \
+         `summary.json`), then mean ± standard deviation over folds. Dice per case: each \
+         validation case's foreground Dice (mean of its labels), mean ± sd over all cases of \
+         all folds. Mean rank: the network's rank among all networks on each case (1 = highest \
+         Dice, ties averaged), averaged over the cases. p: two-sided Wilcoxon signed-rank test \
+         of the per-case Dice against the baseline ({}), paired by fold and case, \
+         Holm-adjusted across the networks (raw p in brackets); details in \
+         `comparison_stats.json`, per-case values in `comparison_cases.csv`. GFLOPs: \
+         2 × multiply-accumulates of the convolutions in one forward pass of one patch, \
+         counted from the plans' architecture (\"-\": a plugin network, not countable). \
+         Training time per epoch includes the validation iterations; inference time per case \
+         is the final validation (read, sliding window with the configured mirroring, export, \
+         scoring). Peak RSS: the process's resident memory high-water mark during the run's \
+         training and validation. Peak GPU memory: this process as `nvidia-smi` reports it \
+         (CUDA context included).\n\n",
         setting.dataset,
         setting.configuration,
         setting.folds.join(", "),
         setting.budget,
-        setting.device
+        setting
+            .seed
+            .map_or("each network's own".into(), |s| s.to_string()),
+        setting.device,
+        setting.baseline,
     );
     let mut header = vec![
         "network".to_string(),
         "architecture".into(),
         "parameters".into(),
+        "GFLOPs / patch".into(),
     ];
     header.extend(
         columns
@@ -165,8 +243,13 @@ pub fn markdown(setting: &Setting, columns: &[LabelColumn], rows: &[Row]) -> Str
     );
     header.extend([
         "mean Dice".into(),
+        "Dice per case (n)".into(),
+        "mean rank".into(),
+        "p vs baseline, Holm (raw)".into(),
+        "epochs".into(),
         "s / epoch".into(),
         "s / case".into(),
+        "peak RSS MiB".into(),
         "peak GPU MiB".into(),
     ]);
     md.push_str(&format!("| {} |\n", header.join(" | ")));
@@ -176,11 +259,17 @@ pub fn markdown(setting: &Setting, columns: &[LabelColumn], rows: &[Row]) -> Str
             row.label.clone(),
             format!("`{}` ({})", row.network, row.plans),
             thousands(row.parameters),
+            gflops(row.flops_per_patch),
         ];
         cells.extend(row.dice.iter().map(|s| s.text(4)));
         cells.push(row.foreground_dice.text(4));
+        cells.push(format!("{} ({})", row.case_dice.text(4), row.case_dice.n));
+        cells.push(row.mean_rank.map_or("-".into(), |r| format!("{r:.2}")));
+        cells.push(p_text(row.test.as_ref()));
+        cells.push(row.epochs_text());
         cells.push(row.train_seconds_per_epoch.text(2));
         cells.push(row.inference_seconds_per_case.text(2));
+        cells.push(row.peak_rss_mib.map_or("-".into(), |m| m.to_string()));
         cells.push(row.peak_gpu_mib.map_or("-".into(), |m| m.to_string()));
         md.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
@@ -188,7 +277,7 @@ pub fn markdown(setting: &Setting, columns: &[LabelColumn], rows: &[Row]) -> Str
     md
 }
 
-fn csv_field(text: &str) -> String {
+pub fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -221,6 +310,18 @@ pub fn csv(columns: &[LabelColumn], rows: &[Row]) -> String {
             "train_seconds_per_epoch",
             "inference_seconds_per_case",
             "peak_gpu_mib",
+            "flops_per_patch",
+            "dice_case_mean",
+            "dice_case_std",
+            "cases",
+            "mean_rank",
+            "p_value",
+            "p_holm",
+            "wilcoxon_method",
+            "epochs",
+            "scheduled_epochs",
+            "seed",
+            "peak_rss_mib",
         ]
         .map(String::from),
     );
@@ -243,6 +344,35 @@ pub fn csv(columns: &[LabelColumn], rows: &[Row]) -> String {
         cells.push(num(row.train_seconds_per_epoch.mean));
         cells.push(num(row.inference_seconds_per_case.mean));
         cells.push(row.peak_gpu_mib.map_or(String::new(), |m| m.to_string()));
+        let opt = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+        cells.push(opt(row.flops_per_patch));
+        cells.push(num(row.case_dice.mean));
+        cells.push(num(row.case_dice.std));
+        cells.push(row.case_dice.n.to_string());
+        cells.push(num(row.mean_rank));
+        cells.push(num(row.test.as_ref().and_then(|t| t.p_value)));
+        cells.push(num(row.test.as_ref().and_then(|t| t.p_holm)));
+        cells.push(
+            row.test
+                .as_ref()
+                .map_or(String::new(), |t| t.method.clone()),
+        );
+        cells.push(csv_field(
+            &row.epochs
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+        cells.push(opt(row.scheduled_epochs.map(|e| e as u64)));
+        cells.push(csv_field(
+            &row.seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+        cells.push(opt(row.peak_rss_mib));
         out.push_str(&(cells.join(",") + "\n"));
     }
     out

@@ -34,7 +34,24 @@ pub struct RunRecord {
     pub trainer: String,
     pub fold: String,
     pub parameters: u64,
+    /// Epochs trained (reached, under a time budget).
     pub epochs: usize,
+    /// The schedule's epochs (the budget's `epochs`).
+    #[serde(default)]
+    pub scheduled_epochs: Option<usize>,
+    /// The training seed the checkpoint records.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The budget's wall-clock limit of training, in hours, if any.
+    #[serde(default)]
+    pub time_limit_hours: Option<f64>,
+    /// FLOPs of one forward pass on one patch (2 × conv MACs; see `flops`), when countable.
+    #[serde(default)]
+    pub flops_per_patch: Option<u64>,
+    /// Peak RSS of this process during the run's training and validation, in MiB (see
+    /// `peak_rss`); unknown when the run was reused from an invocation that did not record it.
+    #[serde(default)]
+    pub peak_rss_mib: Option<u64>,
     /// Mean wall time of the trained epochs (training + validation iterations).
     pub train_seconds_per_epoch: Option<f64>,
     /// Final validation wall time per case: read, sliding window (+ mirroring), export, score.
@@ -67,9 +84,7 @@ pub type LabelDice = BTreeMap<String, Option<f64>>;
 /// Mean Dice per label and the foreground mean from a `summary.json` (nnU-Net writes `NaN`,
 /// which is not JSON: read as null).
 pub fn read_summary_dice(path: &Path) -> Result<(LabelDice, Option<f64>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text.replace(": NaN", ": null"))
-        .map_err(|e| Error::invalid_file(path, format!("not a summary.json: {e}")))?;
+    let value = crate::cases::read_summary_json(path)?;
     let mean = value["mean"]
         .as_object()
         .ok_or_else(|| Error::invalid_file(path, "summary.json has no \"mean\""))?;
@@ -116,37 +131,23 @@ pub fn run_fold(
     let final_json = checkpoint::paths(&fold_dir, "checkpoint_final").1;
     let finished = final_json.exists();
     if finished {
-        // A finished run is reused only if it was trained on this budget.
-        let meta: checkpoint::CheckpointMeta = atomic::read_json(&final_json)?;
-        let (had, want) = (&meta.options, &experiment.training);
-        if (had.epochs, had.iterations_per_epoch) != (want.epochs, want.iterations_per_epoch) {
-            return Err(Error::invalid_file(
-                &final_json,
-                format!(
-                    "trained with {} epochs × {} iterations, but the budget is {} × {}: remove \
-                     {} or choose another output folder",
-                    had.epochs,
-                    had.iterations_per_epoch,
-                    want.epochs,
-                    want.iterations_per_epoch,
-                    fold_dir.display()
-                ),
-            ));
-        }
+        check_budget(&final_json, &experiment, &fold_dir)?;
     }
     if finished && summary_file.exists() && record_file.exists() {
         let record: RunRecord = atomic::read_json(&record_file)?;
         if record.label == entry.label {
-            return Ok(record);
+            return completed(record, &final_json, &model_dir, &experiment.configuration);
         }
     }
 
     let device = experiment.device.resolve()?;
     let memory = matches!(device, Device::Cuda(_)).then(PeakGpuMemory::start);
+    let rss_reset = crate::peak_rss::reset();
     let mut trained_now = false;
     if !finished {
         experiment.resume = checkpoint::paths(&fold_dir, "checkpoint_latest").1.exists();
-        let prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        let mut prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        prepared.setup.time_limit_seconds = comparison.time_limit_seconds();
         nnunet_trainers::training::train(
             registry,
             &prepared.setup,
@@ -163,47 +164,89 @@ pub fn run_fold(
             checkpoint: "checkpoint_final".into(),
             step_size: comparison.budget.step_size,
             mirroring: comparison.budget.mirroring,
+            precision: comparison.budget.precision.resolve(device)?,
             ..ValidationOptions::nnunet(device)
         };
-        let started = Instant::now();
-        let summary = validate_fold(
+        let (cases, seconds) = validate(
             registry,
             &model_dir,
-            &experiment.configuration,
+            &experiment,
             &fold_label,
-            &folders.preprocessed,
-            &[],
+            &folders,
             &options,
         )?;
-        validation_cases = summary.metric_per_case.len();
-        inference_seconds_per_case =
-            Some(started.elapsed().as_secs_f64() / validation_cases.max(1) as f64);
+        validation_cases = cases;
+        inference_seconds_per_case = Some(seconds);
         validated_now = true;
     }
-    let peak_gpu_mib = memory.and_then(PeakGpuMemory::finish);
+    let measured = Measured {
+        trained_now,
+        validated_now,
+        inference_seconds_per_case,
+        validation_cases,
+        peak_gpu_mib: memory.and_then(PeakGpuMemory::finish),
+        peak_rss_mib: rss_reset.then(crate::peak_rss::peak_mib).flatten(),
+        device,
+    };
+    let record = record(
+        comparison,
+        entry,
+        &experiment,
+        &model_dir,
+        &fold_label,
+        measured,
+    )?;
+    atomic::write_json(&record_file, &record)?;
+    Ok(record)
+}
 
+/// What this invocation measured of a run.
+struct Measured {
+    trained_now: bool,
+    validated_now: bool,
+    inference_seconds_per_case: Option<f64>,
+    /// 0: not validated now (counted from the summary).
+    validation_cases: usize,
+    peak_gpu_mib: Option<u64>,
+    peak_rss_mib: Option<u64>,
+    device: Device,
+}
+
+/// The record of a trained and validated fold: the checkpoint, the summary and `m`.
+fn record(
+    comparison: &Comparison,
+    entry: &NetworkEntry,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    model_dir: &Path,
+    fold_label: &str,
+    m: Measured,
+) -> Result<RunRecord> {
+    let fold_dir = model_dir.join(format!("fold_{fold_label}"));
+    let summary_file = validation_folder(model_dir, fold_label).join("summary.json");
     let loaded = checkpoint::load(&fold_dir, "checkpoint_final")?;
-    let parameters = loaded.network.iter().map(|(_, t)| t.numel() as u64).sum();
-    let epochs = &loaded.meta.log.epochs;
-    let train_seconds_per_epoch = (!epochs.is_empty())
-        .then(|| epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64);
     let (dice, foreground_dice) = read_summary_dice(&summary_file)?;
-    if validation_cases == 0 {
-        validation_cases = count_cases(&summary_file)?;
-    }
-    let record = RunRecord {
+    let validation_cases = match m.validation_cases {
+        0 => count_cases(&summary_file)?,
+        n => n,
+    };
+    Ok(RunRecord {
         label: entry.label.clone(),
         network: loaded.meta.network.clone(),
         plans: experiment.plans.clone(),
         trainer: experiment.trainer.clone(),
-        fold: fold_label,
-        parameters,
+        fold: fold_label.to_string(),
+        parameters: loaded.network.iter().map(|(_, t)| t.numel() as u64).sum(),
         epochs: loaded.meta.epoch,
-        train_seconds_per_epoch,
-        inference_seconds_per_case,
+        scheduled_epochs: Some(loaded.meta.options.epochs),
+        seed: Some(loaded.meta.options.seed),
+        time_limit_hours: comparison.budget.hours,
+        flops_per_patch: flops_of(model_dir, &experiment.configuration, &loaded.meta)?,
+        peak_rss_mib: m.peak_rss_mib,
+        train_seconds_per_epoch: mean_epoch_seconds(&loaded.meta.log.epochs),
+        inference_seconds_per_case: m.inference_seconds_per_case,
         validation_cases,
-        peak_gpu_mib,
-        device: match device {
+        peak_gpu_mib: m.peak_gpu_mib,
+        device: match m.device {
             Device::Cuda(_) => "cuda".into(),
             _ => "cpu".into(),
         },
@@ -213,11 +256,106 @@ pub fn run_fold(
             .collect(),
         foreground_dice: foreground_dice.and_then(finite),
         fold_dir,
-        trained_now,
-        validated_now,
-    };
-    atomic::write_json(&record_file, &record)?;
+        trained_now: m.trained_now,
+        validated_now: m.validated_now,
+    })
+}
+
+/// Validates the fold as nnU-Net does after training: the number of cases and the wall time
+/// per case.
+fn validate(
+    registry: &Registry,
+    model_dir: &Path,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    fold_label: &str,
+    folders: &DatasetFolders,
+    options: &ValidationOptions,
+) -> Result<(usize, f64)> {
+    let started = Instant::now();
+    let cases = validate_fold(
+        registry,
+        model_dir,
+        &experiment.configuration,
+        fold_label,
+        &folders.preprocessed,
+        &[],
+        options,
+    )?
+    .metric_per_case
+    .len();
+    Ok((cases, started.elapsed().as_secs_f64() / cases.max(1) as f64))
+}
+
+/// A finished run is reused only if it was trained on this budget's epochs and iterations.
+fn check_budget(
+    final_json: &Path,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    fold_dir: &Path,
+) -> Result<()> {
+    let meta: checkpoint::CheckpointMeta = atomic::read_json(final_json)?;
+    let (had, want) = (&meta.options, &experiment.training);
+    if (had.epochs, had.iterations_per_epoch) != (want.epochs, want.iterations_per_epoch) {
+        return Err(Error::invalid_file(
+            final_json,
+            format!(
+                "trained with {} epochs × {} iterations, but the budget is {} × {}: remove \
+                 {} or choose another output folder",
+                had.epochs,
+                had.iterations_per_epoch,
+                want.epochs,
+                want.iterations_per_epoch,
+                fold_dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A reused record; one written by an earlier version gets what the checkpoint and plans
+/// still say (seed, schedule, FLOPs; not the peak memory, which only the run could measure).
+fn completed(
+    mut record: RunRecord,
+    final_json: &Path,
+    model_dir: &Path,
+    configuration: &str,
+) -> Result<RunRecord> {
+    if record.seed.is_none() {
+        let meta: checkpoint::CheckpointMeta = atomic::read_json(final_json)?;
+        record.seed = Some(meta.options.seed);
+        record.scheduled_epochs = Some(meta.options.epochs);
+        record.flops_per_patch = flops_of(model_dir, configuration, &meta)?;
+    }
     Ok(record)
+}
+
+/// FLOPs per patch of a trained run's network, from the plans and dataset.json the run
+/// folder holds (see [`crate::flops`]).
+fn flops_of(
+    model_dir: &Path,
+    configuration: &str,
+    meta: &checkpoint::CheckpointMeta,
+) -> Result<Option<u64>> {
+    let plans: nnunet_core::Plans = atomic::read_json(&model_dir.join("plans.json"))?;
+    let dataset: nnunet_core::DatasetDescriptor =
+        atomic::read_json(&model_dir.join("dataset.json"))?;
+    let config = plans.configuration(configuration)?;
+    let Some(patch) = config.patch_size.as_ref() else {
+        return Ok(None);
+    };
+    let patch: Vec<i64> = patch.iter().map(|&p| p as i64).collect();
+    let spec = nnunet_networks::network_spec_from_plans(
+        &config,
+        Some(&dataset),
+        None,
+        meta.options.deep_supervision,
+    )?;
+    crate::flops::flops_per_patch(&meta.network, &spec, &patch)
+}
+
+/// Mean wall time of the logged epochs.
+fn mean_epoch_seconds(epochs: &[nnunet_trainers::progress::EpochRecord]) -> Option<f64> {
+    (!epochs.is_empty())
+        .then(|| epochs.iter().map(|e| e.epoch_seconds).sum::<f64>() / epochs.len() as f64)
 }
 
 fn count_cases(summary_file: &Path) -> Result<usize> {

@@ -69,6 +69,10 @@ pub struct TrainingSetup {
     pub progress_bar: bool,
     /// Mixed precision on CUDA (fp16 autocast + loss scaling), as nnU-Net; no effect on CPU.
     pub amp: bool,
+    /// Wall-clock budget in seconds: training stops after the epoch at which the logged epoch
+    /// times (earlier sessions' included) reach it, and `checkpoint_final` records the epochs
+    /// reached. The schedule still runs over `options.epochs`. `None`: no limit.
+    pub time_limit_seconds: Option<f64>,
 }
 
 /// What a run did.
@@ -482,6 +486,14 @@ pub fn train(
             runlog.line(&format!(
                 "Trainer {} stopped training after epoch {epoch}",
                 setup.trainer
+            ));
+            epochs = epoch + 1;
+            break;
+        }
+        let spent: f64 = log.epochs.iter().map(|e| e.epoch_seconds).sum();
+        if setup.time_limit_seconds.is_some_and(|limit| spent >= limit) && epoch + 1 < epochs {
+            runlog.line(&format!(
+                "Time limit reached after epoch {epoch} ({spent:.0} s of training)"
             ));
             epochs = epoch + 1;
             break;

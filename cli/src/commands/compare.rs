@@ -1,5 +1,5 @@
 //! `nnunet compare compare.toml`: trains and cross-validates the networks a comparison lists
-//! (`nnunet_compare`), then prints where the table and chart are.
+//! (`nnunet_compare`), then prints where the table, per-case values, statistics and chart are.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -49,9 +49,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
             .with_context(|| format!("reading {}", report.markdown.display()))?
     );
     println!(
-        "\nwritten: {}\n         {}\n         {}",
+        "\nwritten: {}\n         {}\n         {}\n         {}\n         {}",
         report.markdown.display(),
         report.csv.display(),
+        report.cases_csv.display(),
+        report.stats_file.display(),
         report.chart.display()
     );
     Ok(())
