@@ -57,6 +57,7 @@ pub fn build(
 }
 
 /// Trainable parameters in `vs`.
+#[allow(dead_code)] // not every test binary counts parameters
 pub fn parameter_count(vs: &nn::VarStore) -> i64 {
     vs.trainable_variables()
         .iter()
