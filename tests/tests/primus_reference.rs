@@ -13,27 +13,19 @@
 mod support;
 
 use nnunet_core::tch::{Device, Kind, Tensor, nn, no_grad};
-use nnunet_tests::reference::{assert_close, load_fixed_weights};
+use nnunet_tests::reference::assert_close;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use support::{HIPPOCAMPUS_STRIDES, build, parameter_count, registry, spec};
+use support::{
+    HIPPOCAMPUS_STRIDES, assert_counts, build, load_reference, parameter_count,
+    print_forward_times, read_json, registry, spec,
+};
 
+const FIXTURES: &str = "primus";
 const PLUGIN: &str = "nnunet_plugin_primus";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/primus")
-        .join(name)
-}
-
-fn read_json(name: &str) -> Value {
-    nnunet_core::atomic::read_json(&fixture(name)).unwrap()
-}
 
 #[test]
 fn primus_s_matches_the_reference_implementation() {
-    let meta = read_json("primus_s.json");
+    let meta = read_json(FIXTURES, "primus_s.json");
     let registry = registry(PLUGIN);
     let spec = spec(
         &HIPPOCAMPUS_STRIDES,
@@ -49,13 +41,7 @@ fn primus_s_matches_the_reference_implementation() {
         "parameters"
     );
     // Every state_dict tensor (the mask_token buffer included) under the reference's name.
-    let expected: HashMap<String, Vec<i64>> =
-        serde_json::from_value(meta["tensors"].clone()).unwrap();
-    load_fixed_weights(&vs, "network.", &expected);
-    let io: HashMap<String, Tensor> = Tensor::read_safetensors(fixture("primus_s.io.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let io = load_reference(&vs, &meta, FIXTURES, "primus_s.io.safetensors");
     let outputs = no_grad(|| net.forward_t(&io["input"], false)).unwrap();
     assert_eq!(outputs.len(), 1, "Primus has no deep supervision");
     assert_close("Primus-S output", &outputs[0], &io["output_0"], 1e-4);
@@ -69,7 +55,7 @@ fn primus_s_matches_the_reference_implementation() {
 
 #[test]
 fn parameter_counts_equal_the_reference_for_every_size() {
-    let counts = read_json("primus_counts.json");
+    let counts = read_json(FIXTURES, "primus_counts.json");
     let registry = registry(PLUGIN);
     let spec = spec(
         &HIPPOCAMPUS_STRIDES,
@@ -77,14 +63,7 @@ fn parameter_counts_equal_the_reference_for_every_size() {
         counts["num_outputs"].as_i64().unwrap(),
         json!({"patch_size": counts["patch"]}),
     );
-    for size in ["s", "b", "m", "l"] {
-        let vs = nn::VarStore::new(Device::Cpu);
-        build(&registry, &format!("primus-{size}"), &vs, &spec).unwrap();
-        let ours = parameter_count(&vs);
-        let reference = counts["parameters"][size].as_i64().unwrap();
-        eprintln!("Primus-{size}: {ours} parameters (reference {reference})");
-        assert_eq!(ours, reference, "Primus-{size}");
-    }
+    assert_counts(&registry, "primus", &spec, &counts);
 }
 
 #[test]
@@ -130,22 +109,5 @@ fn forward_times_per_size() {
         3,
         json!({"patch_size": [40, 56, 40]}),
     );
-    let x = Tensor::randn([1, 1, 40, 56, 40], (Kind::Float, Device::Cpu));
-    for size in ["s", "b", "m", "l"] {
-        let vs = nn::VarStore::new(Device::Cpu);
-        let net = build(&registry, &format!("primus-{size}"), &vs, &spec).unwrap();
-        no_grad(|| net.forward_t(&x, false)).unwrap();
-        let best = (0..3)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                no_grad(|| net.forward_t(&x, false)).unwrap();
-                start.elapsed()
-            })
-            .min()
-            .unwrap();
-        eprintln!(
-            "Primus-{size}: {:.1} ms (best of 3)",
-            best.as_secs_f64() * 1e3
-        );
-    }
+    print_forward_times(&registry, "primus", &["s", "b", "m", "l"], &spec);
 }

@@ -14,23 +14,15 @@
 mod support;
 
 use nnunet_core::tch::{Device, Kind, Tensor, nn, no_grad};
-use nnunet_tests::reference::{assert_close, load_fixed_weights};
+use nnunet_tests::reference::assert_close;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use support::{HIPPOCAMPUS_STRIDES, build, parameter_count, registry, spec};
+use support::{
+    HIPPOCAMPUS_STRIDES, assert_counts, build, load_reference, parameter_count,
+    print_forward_times, read_json, registry, spec,
+};
 
+const FIXTURES: &str = "stunet";
 const PLUGIN: &str = "nnunet_plugin_stunet";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/stunet")
-        .join(name)
-}
-
-fn read_json(name: &str) -> Value {
-    nnunet_core::atomic::read_json(&fixture(name)).unwrap()
-}
 
 /// The strides of a fixture's `pool_op_kernel_sizes`.
 fn strides(meta: &Value) -> Vec<[i64; 3]> {
@@ -39,7 +31,7 @@ fn strides(meta: &Value) -> Vec<[i64; 3]> {
 
 #[test]
 fn stunet_s_matches_the_reference_implementation() {
-    let meta = read_json("stunet_s.json");
+    let meta = read_json(FIXTURES, "stunet_s.json");
     assert_eq!(strides(&meta), HIPPOCAMPUS_STRIDES);
     let registry = registry(PLUGIN);
     let spec = spec(
@@ -51,13 +43,7 @@ fn stunet_s_matches_the_reference_implementation() {
     let vs = nn::VarStore::new(Device::Cpu);
     let mut net = build(&registry, "stunet-s", &vs, &spec).unwrap();
     assert_eq!(parameter_count(&vs), meta["parameters"].as_i64().unwrap());
-    let expected: HashMap<String, Vec<i64>> =
-        serde_json::from_value(meta["tensors"].clone()).unwrap();
-    load_fixed_weights(&vs, "network.", &expected);
-    let io: HashMap<String, Tensor> = Tensor::read_safetensors(fixture("stunet_s.io.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
+    let io = load_reference(&vs, &meta, FIXTURES, "stunet_s.io.safetensors");
     let outputs = no_grad(|| net.forward_t(&io["input"], false)).unwrap();
     assert_eq!(outputs.len(), 5, "five deep-supervision outputs");
     for (i, output) in outputs.iter().enumerate() {
@@ -76,7 +62,7 @@ fn stunet_s_matches_the_reference_implementation() {
 
 #[test]
 fn parameter_counts_equal_the_reference_for_s_and_b() {
-    let counts = read_json("stunet_counts.json");
+    let counts = read_json(FIXTURES, "stunet_counts.json");
     let registry = registry(PLUGIN);
     let spec = spec(
         &strides(&counts),
@@ -84,14 +70,7 @@ fn parameter_counts_equal_the_reference_for_s_and_b() {
         counts["num_outputs"].as_i64().unwrap(),
         Value::Null,
     );
-    for size in ["s", "b"] {
-        let vs = nn::VarStore::new(Device::Cpu);
-        build(&registry, &format!("stunet-{size}"), &vs, &spec).unwrap();
-        let ours = parameter_count(&vs);
-        let reference = counts["parameters"][size].as_i64().unwrap();
-        eprintln!("STU-Net-{size}: {ours} parameters (reference {reference})");
-        assert_eq!(ours, reference, "STU-Net-{size}");
-    }
+    assert_counts(&registry, "stunet", &spec, &counts);
 }
 
 #[test]
@@ -140,22 +119,5 @@ fn plans_stunet_cannot_serve_are_refused_with_the_reason() {
 fn forward_times_per_size() {
     let registry = registry(PLUGIN);
     let spec = spec(&HIPPOCAMPUS_STRIDES, 1, 3, Value::Null);
-    let x = Tensor::randn([1, 1, 40, 56, 40], (Kind::Float, Device::Cpu));
-    for size in ["s", "b"] {
-        let vs = nn::VarStore::new(Device::Cpu);
-        let net = build(&registry, &format!("stunet-{size}"), &vs, &spec).unwrap();
-        no_grad(|| net.forward_t(&x, false)).unwrap();
-        let best = (0..3)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                no_grad(|| net.forward_t(&x, false)).unwrap();
-                start.elapsed()
-            })
-            .min()
-            .unwrap();
-        eprintln!(
-            "STU-Net-{size}: {:.1} ms (best of 3)",
-            best.as_secs_f64() * 1e3
-        );
-    }
+    print_forward_times(&registry, "stunet", &["s", "b"], &spec);
 }

@@ -64,3 +64,74 @@ pub fn parameter_count(vs: &nn::VarStore) -> i64 {
         .map(|t| t.numel() as i64)
         .sum()
 }
+
+/// `tests/fixtures/<folder>/<name>`.
+#[allow(dead_code)] // not every test binary reads fixtures
+pub fn fixture(folder: &str, name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(folder)
+        .join(name)
+}
+
+#[allow(dead_code)] // not every test binary reads fixtures
+pub fn read_json(folder: &str, name: &str) -> Value {
+    nnunet_core::atomic::read_json(&fixture(folder, name)).unwrap()
+}
+
+/// Sets `vs` to the fixed weights under the reference's state_dict names and shapes (the
+/// fixture's `tensors`) and reads the fixture's input and outputs.
+#[allow(dead_code)] // not every test binary compares outputs
+pub fn load_reference(
+    vs: &nn::VarStore,
+    meta: &Value,
+    folder: &str,
+    io_name: &str,
+) -> std::collections::HashMap<String, nnunet_core::tch::Tensor> {
+    let expected: std::collections::HashMap<String, Vec<i64>> =
+        serde_json::from_value(meta["tensors"].clone()).unwrap();
+    nnunet_tests::reference::load_fixed_weights(vs, "network.", &expected);
+    nnunet_core::tch::Tensor::read_safetensors(fixture(folder, io_name))
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// Builds `{prefix}-{size}` for each size and checks its trainable parameters against the
+/// fixture `counts`' `parameters[size]`.
+#[allow(dead_code)] // not every test binary counts parameters
+pub fn assert_counts(registry: &Registry, prefix: &str, spec: &NetworkSpec, counts: &Value) {
+    let sizes = counts["parameters"].as_object().unwrap();
+    for (size, reference) in sizes {
+        let vs = nn::VarStore::new(nnunet_core::tch::Device::Cpu);
+        build(registry, &format!("{prefix}-{size}"), &vs, spec).unwrap();
+        let ours = parameter_count(&vs);
+        eprintln!("{prefix}-{size}: {ours} parameters (reference {reference})");
+        assert_eq!(Some(ours), reference.as_i64(), "{prefix}-{size}");
+    }
+}
+
+/// Prints the CPU forward time (best of 3, no grad) of one Hippocampus patch (40, 56, 40) for
+/// `{prefix}-{size}` of each size.
+#[allow(dead_code)] // run by hand (ignored tests)
+pub fn print_forward_times(registry: &Registry, prefix: &str, sizes: &[&str], spec: &NetworkSpec) {
+    use nnunet_core::tch::{Device, Kind, Tensor, no_grad};
+    let x = Tensor::randn([1, 1, 40, 56, 40], (Kind::Float, Device::Cpu));
+    for size in sizes {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = build(registry, &format!("{prefix}-{size}"), &vs, spec).unwrap();
+        no_grad(|| net.forward_t(&x, false)).unwrap();
+        let best = (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                no_grad(|| net.forward_t(&x, false)).unwrap();
+                start.elapsed()
+            })
+            .min()
+            .unwrap();
+        eprintln!(
+            "{prefix}-{size}: {:.1} ms (best of 3)",
+            best.as_secs_f64() * 1e3
+        );
+    }
+}
