@@ -1,0 +1,47 @@
+//! Primus (Wald et al., 2025), the transformer nnU-Net 2.8 recommends, as a run-time plugin:
+//! loaded with `--plugin`, never linked into `nnunet`.
+//!
+//! Registers the networks `primus-{s,b,m,l}` (3D only, one output): an 8³ patch embedding, an
+//! EVA encoder with absolute and rotary position embeddings, and a transposed-convolution patch
+//! decoder, configured as nnU-Net 2.8's `nnUNet_Primus_{S,B,M,L}_Trainer` builds them. The
+//! plans' patch size arrives as the option `{"patch_size": [z, y, x]}`; `drop_path_rate`
+//! (default 0.2, the trainers') sets stochastic depth, active only while training.
+
+mod eva;
+mod model;
+mod patch;
+mod rope;
+mod variant;
+
+use nnunet_core::{Plugin, Registry, Result};
+use variant::{PrimusOptions, VARIANTS, network_name};
+
+struct PrimusPlugin;
+
+impl Plugin for PrimusPlugin {
+    fn name(&self) -> &'static str {
+        "primus"
+    }
+
+    fn build(&self, registry: &mut Registry) -> Result<()> {
+        for variant in VARIANTS {
+            let name = network_name(&variant);
+            let description = format!(
+                "Primus-{}: EVA transformer, width {}, depth {}, {} heads, 8³ patches, 3D \
+                 (options: patch_size (required), drop_path_rate)",
+                variant.letter.to_uppercase(),
+                variant.embed_dim,
+                variant.depth,
+                variant.heads
+            );
+            registry.add_network(&name.clone(), &description, move |path, spec| {
+                let options = PrimusOptions::parse(&name, &spec.options)?;
+                let net = model::Primus::new(&name, path, spec, &variant, &options)?;
+                Ok(Box::new(net))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+nnunet_core::export_plugin!(PrimusPlugin);
