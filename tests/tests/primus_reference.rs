@@ -79,6 +79,11 @@ fn plans_primus_cannot_serve_are_refused_with_the_reason() {
     assert!(err.contains("multiple of the patch embedding 8"), "{err}");
     let err = refusal(&s(Value::Null));
     assert!(err.contains("\"patch_size\""), "{err}");
+    // The plans' patch from the host serves instead of the option.
+    let mut from_plans = s(Value::Null);
+    from_plans.patch_size = vec![16, 16, 16];
+    let fresh = nn::VarStore::new(Device::Cpu);
+    assert!(build(&registry, "primus-s", &fresh, &from_plans).is_ok());
     let mut flat = s(json!({"patch_size": [64, 64]}));
     flat.spatial_dims = 2;
     assert!(refusal(&flat).contains("3D only"));

@@ -4,7 +4,8 @@
 //! Registers the networks `primus-{s,b,m,l}` (3D only, one output): an 8³ patch embedding, an
 //! EVA encoder with absolute and rotary position embeddings, and a transposed-convolution patch
 //! decoder, configured as nnU-Net 2.8's `nnUNet_Primus_{S,B,M,L}_Trainer` builds them. The
-//! plans' patch size arrives as the option `{"patch_size": [z, y, x]}`; `drop_path_rate`
+//! plans' patch size comes from the host (`NetworkSpec::patch_size`), or the option
+//! `{"patch_size": [z, y, x]}` where the host does not know it; `drop_path_rate`
 //! (default 0.2, the trainers') sets stochastic depth, active only while training.
 
 mod eva;
@@ -28,14 +29,14 @@ impl Plugin for PrimusPlugin {
             let name = network_name(&variant);
             let description = format!(
                 "Primus-{}: EVA transformer, width {}, depth {}, {} heads, 8³ patches, 3D \
-                 (options: patch_size (required), drop_path_rate)",
+                 (options: patch_size (default: the plans'), drop_path_rate)",
                 variant.letter.to_uppercase(),
                 variant.embed_dim,
                 variant.depth,
                 variant.heads
             );
             registry.add_network(&name.clone(), &description, move |path, spec| {
-                let options = PrimusOptions::parse(&name, &spec.options)?;
+                let options = PrimusOptions::parse(&name, &spec.options, &spec.patch_size)?;
                 let net = model::Primus::new(&name, path, spec, &variant, &options)?;
                 Ok(Box::new(net))
             })?;

@@ -69,16 +69,19 @@ pub struct PrimusOptions {
 const KNOWN: &str = "patch_size, drop_path_rate";
 
 impl PrimusOptions {
-    /// Parses `{"patch_size": [40, 56, 40], "drop_path_rate": 0.2}`; `patch_size` is required.
-    pub fn parse(network: &str, options: &Options) -> Result<Self> {
+    /// Parses `{"patch_size": [40, 56, 40], "drop_path_rate": 0.2}`; `patch_size` defaults to
+    /// `plans_patch`, the plans' patch the host passes in `NetworkSpec::patch_size` (empty when
+    /// unknown: then the option is required).
+    pub fn parse(network: &str, options: &Options, plans_patch: &[i64]) -> Result<Self> {
         let invalid = |message: String| Error::Invalid(format!("{network}: {message}"));
-        let map = options.as_object().ok_or_else(|| {
-            invalid(format!(
-                "needs the plans' patch size as option \"patch_size\": [z, y, x] (it sizes the \
-                 position embedding), got options {options}"
-            ))
-        })?;
-        let mut patch_size = None;
+        let empty = nnunet_core::serde_json::Map::new();
+        let map = match options {
+            nnunet_core::serde_json::Value::Null => &empty,
+            other => other
+                .as_object()
+                .ok_or_else(|| invalid(format!("options must be a JSON object, got {options}")))?,
+        };
+        let mut patch_size = (!plans_patch.is_empty()).then(|| plans_patch.to_vec());
         let mut drop_path_rate = DROP_PATH_RATE;
         for (key, value) in map {
             match key.as_str() {
@@ -162,17 +165,29 @@ mod tests {
 
     #[test]
     fn options_need_a_patch_and_refuse_unknown_keys() {
-        let ok = PrimusOptions::parse("primus-s", &json!({"patch_size": [40, 56, 40]})).unwrap();
+        let ok =
+            PrimusOptions::parse("primus-s", &json!({"patch_size": [40, 56, 40]}), &[]).unwrap();
         assert_eq!(ok.patch_size, [40, 56, 40]);
         assert_eq!(ok.drop_path_rate, DROP_PATH_RATE);
+        // The plans' patch from the host serves when the option is absent; the option wins.
+        let plans = [32, 64, 48];
+        assert_eq!(
+            PrimusOptions::parse("primus-s", &json!(null), &plans)
+                .unwrap()
+                .patch_size,
+            plans
+        );
+        let both = PrimusOptions::parse("primus-s", &json!({"patch_size": [8, 8, 8]}), &plans);
+        assert_eq!(both.unwrap().patch_size, [8, 8, 8]);
         for bad in [
             json!(null),
             json!({}),
+            json!([40, 56, 40]),
             json!({"patch_size": "40"}),
             json!({"patch_size": [40, 56, 40], "drop_path_rate": 1.5}),
             json!({"patch_size": [40, 56, 40], "dropout": 0.1}),
         ] {
-            let err = PrimusOptions::parse("primus-s", &bad)
+            let err = PrimusOptions::parse("primus-s", &bad, &[])
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("primus-s"), "{err}");

@@ -44,6 +44,7 @@ pub fn spec(
         architecture,
         deep_supervision: true,
         options,
+        patch_size: Vec::new(),
     }
 }
 
