@@ -323,6 +323,7 @@ pub fn prepare_fold(
         dataset_fingerprint_sha256: fingerprint_sha,
         progress_bar,
         amp: experiment.amp,
+        data_parallel: None,
     };
     let open = |ids: Vec<String>| -> Result<Arc<dyn CaseSource>> {
         let cases = PreprocessedCases::open(&data_folder, ids, DEFAULT_CACHE_BYTES)?

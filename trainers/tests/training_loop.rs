@@ -141,6 +141,7 @@ fn setup(out: &Path, configuration: &str, dataset: DatasetDescriptor) -> Trainin
         dataset_fingerprint_sha256: String::new(),
         progress_bar: false,
         amp: true,
+        data_parallel: None,
     }
 }
 
