@@ -41,14 +41,17 @@ fn main() {
     println!("cargo:rustc-link-lib=dylib=c10");
 }
 
-/// The CUDA and NCCL include folders: from NNUNET_CUDA_INCLUDE / NNUNET_NCCL_INCLUDE, else the
-/// nvidia wheels installed beside torch (`site-packages/nvidia/*/include`).
+/// The CUDA and NCCL include folders: NNUNET_CUDA_INCLUDE / NNUNET_NCCL_INCLUDE (each a
+/// `:`-separated list), then the nvidia wheels installed beside torch
+/// (`site-packages/nvidia/*/include`: cu13 and nccl; `crt/` and `nv/` come from the
+/// nvidia-cuda-crt and nvidia-cuda-cccl wheels, see docs/cluster.md).
 fn nccl_includes(torch_root: &Path) -> Vec<PathBuf> {
     println!("cargo:rerun-if-env-changed=NNUNET_CUDA_INCLUDE");
     println!("cargo:rerun-if-env-changed=NNUNET_NCCL_INCLUDE");
     let mut dirs: Vec<PathBuf> = ["NNUNET_CUDA_INCLUDE", "NNUNET_NCCL_INCLUDE"]
         .iter()
-        .filter_map(|v| env::var_os(v).map(PathBuf::from))
+        .filter_map(env::var_os)
+        .flat_map(|list| env::split_paths(&list).collect::<Vec<_>>())
         .collect();
     if let Some(site) = torch_root.parent()
         && let Ok(entries) = std::fs::read_dir(site.join("nvidia"))

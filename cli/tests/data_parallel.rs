@@ -75,22 +75,28 @@ fn two_ranks_end_with_the_weights_of_one_process() {
     let mut weights = 0;
     for ((name_a, ta), (name_b, tb)) in a.iter().zip(&b) {
         assert_eq!(name_a, name_b);
+        if !name_a.starts_with("network.") {
+            // the optimiser's momentum: sums of gradients, whose float noise grows fast; one
+            // process on 1 vs 2 threads differs there by ~20% too
+            continue;
+        }
         assert_eq!(ta.size(), tb.size(), "{name_a}");
         let diff = (ta - tb).abs().max().double_value(&[]);
-        let scale = tb.abs().max().double_value(&[]).max(1e-3);
-        worst = worst.max(diff / scale);
-        weights += usize::from(name_a.starts_with("network."));
+        let scale = tb.abs().max().double_value(&[]);
+        worst = worst.max(diff / (5e-5 + 1e-3 * scale));
+        weights += 1;
         // one step agrees to ~1e-7 (summation order); SGD with Nesterov momentum 0.99 amplifies
-        // that over the 4 steps, still far below a wrong sample split or an unaveraged
-        // gradient (the size of a step)
+        // that over the 4 steps to ~1e-5 on the smallest tensors, as much as one process on 1
+        // vs 2 threads differs; a wrong sample split or an unaveraged gradient moves the
+        // weights by a step's size (~1e-3)
         assert!(
-            diff <= 1e-3 * scale,
+            diff <= 5e-5 + 1e-3 * scale,
             "{name_a}: max |Δ| {diff:e} (scale {scale:e})"
         );
     }
     assert!(weights > 10, "the checkpoint holds the network's weights");
     eprintln!(
-        "2 ranks vs 1 process: worst relative difference {worst:e}; 2-rank run {ddp_seconds:.1} s"
+        "2 ranks vs 1 process: worst difference {worst:.3} of the tolerance (5e-5 + 1e-3 × max |w|); 2-rank run {ddp_seconds:.1} s"
     );
 }
 

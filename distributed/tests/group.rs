@@ -91,3 +91,35 @@ fn a_rank_that_leaves_fails_the_others_collective() {
     );
     assert!(took < Duration::from_secs(30), "{err}: after {took:?}");
 }
+
+/// The time of one gradient all-reduce over the loopback for `NNUNET_ALLREDUCE_FLOATS` floats
+/// (default 1M), median of 5; a measurement for docs/cluster.md, not a check:
+/// `NNUNET_ALLREDUCE_FLOATS=30000000 cargo test --release -p nnunet-distributed --test group
+/// -- --ignored --nocapture allreduce_timing`.
+#[test]
+#[ignore]
+fn allreduce_timing() {
+    let results = two_ranks(Duration::from_secs(600), |_, mut group| {
+        let n: i64 = std::env::var("NNUNET_ALLREDUCE_FLOATS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1_000_000);
+        let mut grads = vec![Tensor::ones([n], (Kind::Float, Device::Cpu))];
+        let mut times: Vec<f64> = (0..5)
+            .map(|_| {
+                group.barrier().unwrap();
+                let started = Instant::now();
+                group.all_reduce_mean(&mut grads).unwrap();
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        (n, times[2])
+    });
+    let (n, median) = results[0];
+    eprintln!(
+        "all-reduce of {n} floats ({:.1} MB) on 2 ranks: {:.1} ms",
+        n as f64 * 4e-6,
+        median * 1e3
+    );
+}

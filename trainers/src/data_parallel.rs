@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(split(2, 2), [0..1, 1..2]);
         assert_eq!(split(5, 2), [0..3, 3..5]);
         assert_eq!(split(7, 3), [0..3, 3..5, 5..7]);
-        assert_eq!(split(12, 1), [0..12]);
+        assert_eq!(split(12, 1), vec![0..12]);
         assert!(
             Shard {
                 rank: 0,
