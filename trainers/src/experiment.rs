@@ -324,6 +324,7 @@ pub fn prepare_fold(
         progress_bar,
         amp: experiment.amp,
         time_limit_seconds: None,
+        data_parallel: None,
     };
     let open = |ids: Vec<String>| -> Result<Arc<dyn CaseSource>> {
         let cases = PreprocessedCases::open(&data_folder, ids, DEFAULT_CACHE_BYTES)?

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod builtin;
 pub mod case_source;
 pub mod checkpoint;
+pub mod data_parallel;
 pub mod experiment;
 pub mod grad_scaler;
 pub mod label_setup;

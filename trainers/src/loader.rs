@@ -17,6 +17,7 @@ use crate::augment::{
 };
 use crate::batch::{Batch, TargetBatch};
 use crate::case_source::{CaseData, CaseSource};
+use crate::data_parallel::Shard;
 use crate::patch_sampling::{
     OVERSAMPLE_FOREGROUND_PERCENT, crop_and_pad, force_foreground, sample_bbox,
 };
@@ -31,6 +32,8 @@ pub struct LoaderConfig {
     /// Training (enlarged crop + training transforms) or validation (final crop, no augmentation).
     pub training: bool,
     pub augment: AugmentConfig,
+    /// The samples of each batch this rank builds (data-parallel training; default: all).
+    pub shard: Shard,
 }
 
 impl LoaderConfig {
@@ -42,6 +45,7 @@ impl LoaderConfig {
             oversample_foreground_percent: OVERSAMPLE_FOREGROUND_PERCENT,
             training: true,
             augment,
+            shard: Shard::default(),
         }
     }
 
@@ -71,6 +75,7 @@ impl DataLoader {
                 "data loader: batch size must be at least 1".into(),
             ));
         }
+        config.shard.samples(config.batch_size)?;
         Ok(DataLoader {
             source,
             config,
@@ -90,22 +95,20 @@ impl DataLoader {
             .collect()
     }
 
-    /// Builds batch `index`.
+    /// Builds batch `index`: this rank's samples of it (all of them in a single process).
     pub fn batch(&self, index: u64) -> Result<Batch> {
         let cases = self.case_indices(index);
-        let mut keys = Vec::with_capacity(cases.len());
+        let samples = self.config.shard.samples(self.config.batch_size)?;
+        let local_size = samples.len();
+        let mut keys = Vec::with_capacity(local_size);
         let mut batch: Option<Batch> = None;
-        for (j, &case) in cases.iter().enumerate() {
+        for j in samples {
+            let case = cases[j];
             let data = self.source.load(case)?;
             keys.push(data.identifier.clone());
             let out = self.sample(index, j, &data)?;
             let b = batch.get_or_insert_with(|| {
-                Batch::empty(
-                    index,
-                    &out,
-                    self.config.batch_size,
-                    self.config.augment.ndim,
-                )
+                Batch::empty(index, &out, local_size, self.config.augment.ndim)
             });
             b.push(&out);
         }

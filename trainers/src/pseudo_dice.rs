@@ -13,6 +13,21 @@ pub(crate) struct DiceCounts {
 }
 
 impl DiceCounts {
+    /// Sums the counts across data-parallel ranks (nnU-Net gathers tp/fp/fn from every rank).
+    pub(crate) fn reduce(&mut self, dp: &crate::data_parallel::DataParallel) -> Result<()> {
+        let n = self.tp.len();
+        let mut all: Vec<f64> = [&self.tp, &self.fp, &self.fn_]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        dp.sum(&mut all)?;
+        self.tp = all[..n].to_vec();
+        self.fp = all[n..2 * n].to_vec();
+        self.fn_ = all[2 * n..].to_vec();
+        Ok(())
+    }
+
     /// Adds the counts of one batch. Softmax outputs: argmax(`logits`) vs the label map
     /// `target`, classes 1.. (ignore-label voxels skipped). Regions: `sigmoid > 0.5` per region
     /// channel vs the region channels of `target`, all channels (the ignore channel, when

@@ -6,6 +6,7 @@
 
 use crate::augment::{AugmentConfig, PluginSteps};
 use crate::case_source::CaseSource;
+use crate::data_parallel::Shard;
 use crate::label_setup;
 use crate::loader::{DataLoader, LoaderConfig};
 use crate::training::TrainingSetup;
@@ -113,10 +114,22 @@ impl ResolvedRun {
         train_cases: Arc<dyn CaseSource>,
         val_cases: Arc<dyn CaseSource>,
     ) -> Result<(DataLoader, DataLoader)> {
+        self.shard_loaders(train_cases, val_cases, Shard::default())
+    }
+
+    /// [`Self::loaders`] building only `shard`'s samples of each batch (data-parallel ranks).
+    pub fn shard_loaders(
+        &self,
+        train_cases: Arc<dyn CaseSource>,
+        val_cases: Arc<dyn CaseSource>,
+        shard: Shard,
+    ) -> Result<(DataLoader, DataLoader)> {
         let mut train = LoaderConfig::training(self.augment.clone(), self.batch_size);
         train.oversample_foreground_percent = self.options.oversample_foreground;
+        train.shard = shard;
         let mut val = LoaderConfig::validation(self.augment.clone(), self.batch_size);
         val.oversample_foreground_percent = self.options.oversample_foreground;
+        val.shard = shard;
         Ok((
             DataLoader::new(train_cases, train, self.options.seed)?,
             DataLoader::new(val_cases, val, self.options.seed.wrapping_add(1))?,

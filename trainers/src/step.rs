@@ -1,9 +1,11 @@
 //! One optimiser step, nnU-Net's `nnUNetTrainer.train_step`: zero the gradients, forward (under
 //! fp16 autocast when mixed precision is on), the deep-supervised loss against the target
 //! downsampled to each output's size, backward (scaled with mixed precision), gradient-norm
-//! clip, and the optimiser step (skipped when scaled gradients overflowed). The training loop
+//! clip (after the gradients are averaged across ranks in data-parallel training), and the
+//! optimiser step (skipped when scaled gradients overflowed). The training loop
 //! and the lockstep test against nnU-Net (`tests/lockstep.rs`) run this same code.
 
+use crate::data_parallel::DataParallel;
 use crate::grad_scaler::GradScaler;
 use crate::optim::Optimizer;
 use nnunet_core::tch::{self, Tensor, nn::VarStore};
@@ -69,6 +71,8 @@ pub struct Step<'a> {
     pub grad_clip_norm: f64,
     /// fp16 autocast (with `scaler`), as nnU-Net on CUDA.
     pub use_amp: bool,
+    /// Data-parallel training: gradients averaged across ranks after backward.
+    pub data_parallel: Option<&'a DataParallel>,
 }
 
 impl Step<'_> {
@@ -91,6 +95,7 @@ impl Step<'_> {
             Some(scaler) => {
                 // nnU-Net: scale → backward → unscale → clip → step unless inf/NaN → update.
                 scaler.scale(&value)?.f_backward()?;
+                self.sync_gradients()?;
                 let found_inf = scaler.unscale(&self.vs.trainable_variables())?;
                 optimizer.clip_grad_norm(self.grad_clip_norm);
                 if !found_inf {
@@ -100,10 +105,20 @@ impl Step<'_> {
             }
             None => {
                 value.f_backward()?;
+                self.sync_gradients()?;
                 optimizer.clip_grad_norm(self.grad_clip_norm);
                 optimizer.step();
             }
         }
         Ok(value)
+    }
+
+    /// Torch DDP's all-reduce in backward: the (still scaled) gradients averaged across ranks,
+    /// so that unscaling, the overflow check and clipping agree on every rank.
+    fn sync_gradients(&self) -> Result<()> {
+        match self.data_parallel {
+            Some(dp) => dp.average_gradients(self.vs),
+            None => Ok(()),
+        }
     }
 }

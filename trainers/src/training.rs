@@ -15,9 +15,14 @@
 //! trains one sigmoid output per region with `dice+bce` (the default `dice+ce` is replaced) and
 //! pseudo-Dice on `sigmoid > 0.5`; a cascade configuration (`previous_stage` in the plans) gets
 //! one extra input channel per foreground label, the previous stage's segmentation as one-hot.
+//!
+//! Data-parallel ([`crate::data_parallel`], `setup.data_parallel`): each rank builds its part of
+//! every batch, gradients are averaged after backward, losses and pseudo-Dice counts summed
+//! across ranks, and rank 0 alone writes.
 
 use crate::case_source::CaseSource;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, CheckpointMeta};
+use crate::data_parallel::DataParallel;
 use crate::grad_scaler::{GradScaler, GradScalerConfig};
 use crate::label_setup;
 use crate::optim::{Optimizer, OptimizerConfig};
@@ -73,6 +78,8 @@ pub struct TrainingSetup {
     /// times (earlier sessions' included) reach it, and `checkpoint_final` records the epochs
     /// reached. The schedule still runs over `options.epochs`. `None`: no limit.
     pub time_limit_seconds: Option<f64>,
+    /// Data-parallel training: this rank's process group (`None`: a single process).
+    pub data_parallel: Option<nnunet_distributed::SharedGroup>,
 }
 
 /// What a run did.
@@ -84,26 +91,39 @@ pub struct TrainOutcome {
     pub best_ema_pseudo_dice: Option<f64>,
 }
 
-/// A line in `training_log.txt`, timestamped as nnU-Net's.
+/// A line in `training_log.txt`, timestamped as nnU-Net's (rank 0's only: other data-parallel
+/// ranks log nothing).
 struct RunLog {
-    file: std::fs::File,
+    file: Option<std::fs::File>,
     echo: bool,
 }
 
 impl RunLog {
-    fn open(path: &Path, echo: bool) -> Result<Self> {
+    fn open(path: &Path, echo: bool, main: bool) -> Result<Self> {
+        if !main {
+            return Ok(RunLog {
+                file: None,
+                echo: false,
+            });
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        Ok(RunLog { file, echo })
+        Ok(RunLog {
+            file: Some(file),
+            echo,
+        })
     }
 
     fn line(&mut self, text: &str) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
         let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
         let line = format!("{stamp}: {text}\n");
-        let _ = self.file.write_all(line.as_bytes());
+        let _ = file.write_all(line.as_bytes());
         if self.echo {
             eprint!("{line}");
         }
@@ -178,6 +198,21 @@ fn train_state(optimizer: &Optimizer, scaler: Option<&GradScaler>) -> Vec<(Strin
     state
 }
 
+/// [`checkpoint::save`] on rank 0 (or in a single process); nothing on the other ranks.
+fn save_if(
+    main: bool,
+    out: &Path,
+    name: &str,
+    vs: &VarStore,
+    state: &[(String, Tensor)],
+    meta: &CheckpointMeta,
+) -> Result<()> {
+    if main {
+        checkpoint::save(out, name, vs, state, meta)?;
+    }
+    Ok(())
+}
+
 /// Trains one fold. See the module documentation.
 pub fn train(
     registry: &Registry,
@@ -191,6 +226,13 @@ pub fn train(
     // The trainer's `configure` runs first: everything below reads the options after it.
     let run = ResolvedRun::new(registry, setup)?;
     let (trainer, options) = (&run.trainer, &run.options);
+    let dp = setup
+        .data_parallel
+        .clone()
+        .map(DataParallel::new)
+        .transpose()?;
+    // rank 0 writes checkpoints, logs and progress.png
+    let main = dp.as_ref().is_none_or(DataParallel::is_main);
     let (patch, architecture) = (&run.patch, run.architecture.clone());
     // Regions: one sigmoid output per region; cascade: one-hot inputs per foreground label.
     let regions = label_setup::foreground_regions(&setup.dataset)?;
@@ -248,7 +290,7 @@ pub fn train(
     let mut best: Option<f64> = None;
     let mut start_epoch = 0;
     let mut generation = 0u64;
-    let mut runlog = RunLog::open(&out.join("training_log.txt"), setup.progress_bar)?;
+    let mut runlog = RunLog::open(&out.join("training_log.txt"), setup.progress_bar, main)?;
 
     if setup.resume {
         let (final_w, _) = checkpoint::paths(out, "checkpoint_final");
@@ -288,6 +330,18 @@ pub fn train(
         ));
     }
 
+    if let Some(dp) = &dp {
+        // as torch DDP when it wraps the model: every rank starts from rank 0's weights
+        dp.broadcast_weights(&vs)?;
+        let shard = dp.shard();
+        runlog.line(&format!(
+            "Data-parallel training on {} ranks: each builds its part of every batch of {} \
+             (rank 0: samples {:?})",
+            shard.world_size,
+            run.batch_size,
+            shard.samples(run.batch_size)?
+        ));
+    }
     runlog.line(&format!(
         "Device {:?}, mixed precision {}; {} input channel(s){}; {} output(s){}; loss {loss_name}",
         setup.device,
@@ -310,7 +364,8 @@ pub fn train(
         },
     ));
 
-    let (train_loader, val_loader) = run.loaders(train_cases, val_cases)?;
+    let shard = dp.as_ref().map(DataParallel::shard).unwrap_or_default();
+    let (train_loader, val_loader) = run.shard_loaders(train_cases, val_cases, shard)?;
     let (train_loader, val_loader) = (Arc::new(train_loader), Arc::new(val_loader));
     let inference_mirror_axes = run.augment.inference_mirror_axes();
     runlog.line(&format!(
@@ -362,6 +417,7 @@ pub fn train(
         vs: &vs,
         grad_clip_norm: options.grad_clip_norm,
         use_amp,
+        data_parallel: dp.as_ref(),
     };
     let mut epochs = options.epochs;
     for epoch in start_epoch..options.epochs {
@@ -394,6 +450,9 @@ pub fn train(
             }
         }
         train_loss /= iters.max(1) as f64;
+        if let Some(dp) = &dp {
+            train_loss = dp.mean(train_loss)?;
+        }
 
         let mut val_loss = 0.0;
         let mut counts = DiceCounts::default();
@@ -414,6 +473,10 @@ pub fn train(
             Ok(())
         })?;
         val_loss /= val_iters.max(1) as f64;
+        if let Some(dp) = &dp {
+            val_loss = dp.mean(val_loss)?;
+            counts.reduce(dp)?;
+        }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -449,7 +512,8 @@ pub fn train(
             best = Some(ema);
             runlog.line(&format!("Yayy! New best EMA pseudo Dice: {ema:.4}"));
             generation += 1;
-            checkpoint::save(
+            save_if(
+                main,
                 out,
                 "checkpoint_best",
                 &vs,
@@ -459,7 +523,8 @@ pub fn train(
         }
         if (epoch + 1) % setup.save_every.max(1) == 0 && epoch + 1 != epochs {
             generation += 1;
-            checkpoint::save(
+            save_if(
+                main,
                 out,
                 "checkpoint_latest",
                 &vs,
@@ -467,7 +532,9 @@ pub fn train(
                 &meta(epoch + 1, generation, &log, best),
             )?;
         }
-        progress::draw(&log, &out.join("progress.png"))?;
+        if main {
+            progress::draw(&log, &out.join("progress.png"))?;
+        }
         let report = EpochReport {
             epoch,
             epochs,
@@ -503,20 +570,23 @@ pub fn train(
     let epochs_run = epochs.saturating_sub(start_epoch);
     if epochs_run > 0 || !checkpoint::paths(out, "checkpoint_final").0.exists() {
         generation += 1;
-        checkpoint::save(
+        save_if(
+            main,
             out,
             "checkpoint_final",
             &vs,
             &train_state(&optimizer, scaler.as_ref()),
             &meta(epochs.max(start_epoch), generation, &log, best),
         )?;
-        for file in [
-            checkpoint::paths(out, "checkpoint_latest").0,
-            checkpoint::paths(out, "checkpoint_latest").1,
-        ] {
+        let (latest_w, latest_j) = checkpoint::paths(out, "checkpoint_latest");
+        for file in [latest_w, latest_j].iter().filter(|_| main) {
             let _ = std::fs::remove_file(file);
         }
         runlog.line("Training done.");
+    }
+    if let Some(dp) = &dp {
+        // no rank goes on (to validation, the next fold) before rank 0 wrote checkpoint_final
+        dp.barrier()?;
     }
     Ok(TrainOutcome {
         epochs_run,

@@ -168,6 +168,7 @@ fn twenty_training_steps_match_nnunet() {
         vs: &vs,
         grad_clip_norm: options.grad_clip_norm,
         use_amp: false,
+        data_parallel: None,
     };
     let expected = &reference["loss"];
     for i in 0..STEPS {

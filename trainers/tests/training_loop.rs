@@ -142,6 +142,7 @@ fn setup(out: &Path, configuration: &str, dataset: DatasetDescriptor) -> Trainin
         progress_bar: false,
         amp: true,
         time_limit_seconds: None,
+        data_parallel: None,
     }
 }
 

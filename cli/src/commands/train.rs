@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use nnunet_core::DeviceChoice;
 use nnunet_core::paths::NnunetPaths;
+use nnunet_distributed::{ProcessGroup, Rendezvous, SharedGroup, launch};
 use nnunet_trainers::experiment::{Experiment, Fold, prepare_fold};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -70,6 +72,10 @@ pub struct TrainArgs {
     pub plugins: Vec<PathBuf>,
     #[command(flatten)]
     pub validation: ValidationArgs,
+    /// Data-parallel training: start N ranks on this node (torchrun's --nproc-per-node); the
+    /// global batch is split across them. Ranks also come from torchrun's or SLURM's variables.
+    #[arg(long, value_name = "N")]
+    pub nproc_per_node: Option<usize>,
 }
 
 #[derive(Args)]
@@ -89,6 +95,14 @@ fn json_option(flag: &str, text: &str) -> Result<serde_json::Value> {
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
+    if let Some(n) = args.nproc_per_node.filter(|&n| n > 1)
+        && std::env::var_os("RANK").is_none()
+    {
+        let exe = std::env::current_exe().context("finding the nnunet binary")?;
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        nnunet_distributed::launch::launch(n, &exe, &launch::without_nproc_flag(&argv))?;
+        return Ok(());
+    }
     let mut experiment = Experiment {
         dataset: args.dataset,
         configuration: args.configuration,
@@ -133,13 +147,40 @@ pub fn run_toml(args: RunArgs) -> Result<()> {
     train_experiment(&experiment, &ValidationArgs::default())
 }
 
+/// This process's rank in a data-parallel run (torchrun's or SLURM's variables), joined to
+/// the group; `None` for a single process.
+fn join_group(device: nnunet_core::tch::Device) -> Result<Option<(Rendezvous, SharedGroup)>> {
+    let Some(rdv) = Rendezvous::from_env()? else {
+        return Ok(None);
+    };
+    let device = match device {
+        nnunet_core::tch::Device::Cuda(_) => nnunet_core::tch::Device::Cuda(rdv.local_rank),
+        other => other,
+    };
+    let group = ProcessGroup::join(&rdv, device, nnunet_distributed::collective_timeout())?;
+    Ok(Some((rdv, Arc::new(Mutex::new(group)))))
+}
+
 fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Result<()> {
     let registry = super::registry_with(&experiment.plugins)?;
     let paths = NnunetPaths::from_env();
+    let group = join_group(experiment.device.resolve()?)?;
+    // rank 0 alone validates and reports (the others only train)
+    let main = group.as_ref().is_none_or(|(rdv, _)| rdv.rank == 0);
     for fold in &experiment.folds {
-        let prepared = prepare_fold(&paths, experiment, fold, true)
+        let mut prepared = prepare_fold(&paths, experiment, fold, true)
             .with_context(|| format!("preparing fold {}", fold.label()))?;
+        if let Some((rdv, group)) = &group {
+            prepared.setup.data_parallel = Some(group.clone());
+            prepared.setup.progress_bar &= main;
+            if prepared.setup.device.is_cuda() {
+                prepared.setup.device = nnunet_core::tch::Device::Cuda(rdv.local_rank);
+            }
+        }
         if validation.val {
+            if !main {
+                continue;
+            }
             validate(&registry, experiment, &prepared, validation)?;
             continue;
         }
@@ -173,7 +214,7 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
             ),
             None => println!("fold {}: nothing to do", fold.label()),
         }
-        if !validation.no_validation {
+        if !validation.no_validation && main {
             validate(&registry, experiment, &prepared, validation)?;
         }
     }
