@@ -93,6 +93,9 @@ enum Command {
     ExportModelZip(commands::nnunet_models::ExportZipArgs),
     /// Install an nnU-Net model zip into nnUNet_results (nnUNetv2_install_pretrained_model_from_zip).
     InstallModelZip(commands::nnunet_models::InstallZipArgs),
+    /// Slice localisation: each predicted MIP label map's landmark row, world position and
+    /// error in mm (mean ± sd over cases, or over folds with --folds); writes localisation.json.
+    Localise(commands::localise::LocaliseArgs),
 }
 
 fn main() {
@@ -136,6 +139,7 @@ fn main() {
         Command::ExportNnunet(args) => commands::nnunet_models::run_export(args),
         Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
         Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
+        Command::Localise(args) => commands::localise::run(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would
