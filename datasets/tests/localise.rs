@@ -21,7 +21,11 @@ fn ramp(shape: [usize; 3], spacing: [f64; 3]) -> Image {
     Image {
         shape,
         channels: vec![data],
-        geometry: Geometry { spacing, origin: [5.0, 7.0, -100.0], ..Default::default() },
+        geometry: Geometry {
+            spacing,
+            origin: [5.0, 7.0, -100.0],
+            ..Default::default()
+        },
         is_2d: false,
     }
 }
@@ -30,7 +34,11 @@ fn ramp(shape: [usize; 3], spacing: [f64; 3]) -> Image {
 fn frontal_and_sagittal_mips_have_1mm_pixels_the_window_and_world_rows() {
     // 4 slices of 2.5 mm (10 mm), 3 rows of 2 mm (6 mm), 5 columns of 1 mm
     let image = ramp([4, 3, 5], [2.5, 2.0, 1.0]);
-    let none = MipOptions { plane: Plane::Frontal, pixel_mm: 1.0, window: None };
+    let none = MipOptions {
+        plane: Plane::Frontal,
+        pixel_mm: 1.0,
+        window: None,
+    };
     let frontal = mip(&image, &none).unwrap();
     assert_eq!(frontal.shape, [1, 10, 5]);
     assert!(frontal.is_2d);
@@ -46,14 +54,30 @@ fn frontal_and_sagittal_mips_have_1mm_pixels_the_window_and_world_rows() {
     let row = 4; // continuous slice index (4.5)/2.5 - 0.5 = 1.3
     assert!((frontal.channels[0][row * 5] - (130.0 + 20.0)).abs() < 1e-3);
 
-    let sagittal = mip(&image, &MipOptions { plane: Plane::Sagittal, ..none }).unwrap();
+    let sagittal = mip(
+        &image,
+        &MipOptions {
+            plane: Plane::Sagittal,
+            ..none
+        },
+    )
+    .unwrap();
     assert_eq!(sagittal.shape, [1, 10, 6]);
     // column c samples y at (c + 0.5)/2 - 0.5; max over x is x = 4
     assert!((sagittal.channels[0][0] - 4.0).abs() < 1e-5);
     assert!((sagittal.channels[0][5] - 24.0).abs() < 1e-5);
 
-    let windowed = mip(&image, &MipOptions { window: Some((100.0, 200.0)), ..none }).unwrap();
-    let (lo, hi) = windowed.channels[0].iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let windowed = mip(
+        &image,
+        &MipOptions {
+            window: Some((100.0, 200.0)),
+            ..none
+        },
+    )
+    .unwrap();
+    let (lo, hi) = windowed.channels[0]
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     assert_eq!((lo, hi), (100.0, 200.0));
 
     // a 2D image is refused
@@ -65,7 +89,14 @@ fn frontal_and_sagittal_mips_have_1mm_pixels_the_window_and_world_rows() {
 #[test]
 fn the_mip_geometry_survives_a_nifti_round_trip() {
     let image = ramp([4, 3, 5], [2.5, 2.0, 1.0]);
-    let frontal = mip(&image, &MipOptions { window: None, ..Default::default() }).unwrap();
+    let frontal = mip(
+        &image,
+        &MipOptions {
+            window: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mip_0000.nii.gz");
     write_image(&path, &frontal).unwrap();
@@ -73,7 +104,10 @@ fn the_mip_geometry_survives_a_nifti_round_trip() {
     assert_eq!(back.shape, frontal.shape);
     assert!(back.is_2d);
     for r in [0.0, 3.0, 9.0] {
-        assert!((row_position_mm(&back.geometry, r) - row_position_mm(&frontal.geometry, r)).abs() < 1e-4);
+        assert!(
+            (row_position_mm(&back.geometry, r) - row_position_mm(&frontal.geometry, r)).abs()
+                < 1e-4
+        );
     }
 }
 
@@ -88,7 +122,10 @@ fn landmark_rows_bands_and_centres_agree() {
     let label = LabelMap {
         shape: [4, 2, 2],
         data,
-        geometry: Geometry { spacing: [2.5, 1.0, 1.0], ..Default::default() },
+        geometry: Geometry {
+            spacing: [2.5, 1.0, 1.0],
+            ..Default::default()
+        },
         is_2d: false,
     };
     assert_eq!(landmark_row(&label, Some(2), 1.0), Some(4.5));
@@ -103,7 +140,10 @@ fn landmark_rows_bands_and_centres_agree() {
     // clipped at the border
     let edge = band_label(10, 3, 0.2, 2, Geometry::default());
     assert_eq!(band_centre(&edge), Some(1.0));
-    assert_eq!(band_centre(&band_label(4, 2, 1.0, 0, Geometry::default())), Some(1.0));
+    assert_eq!(
+        band_centre(&band_label(4, 2, 1.0, 0, Geometry::default())),
+        Some(1.0)
+    );
 }
 
 #[test]
@@ -114,15 +154,27 @@ fn the_metric_scores_known_predictions_in_mm() {
     let (pred, truth) = (dir.path().join("pred"), dir.path().join("truth"));
     std::fs::create_dir_all(&pred).unwrap();
     std::fs::create_dir_all(&truth).unwrap();
-    let geometry = Geometry { spacing: [999.0, 1.0, 1.0], origin: [0.0, -50.0, 0.0], ..Default::default() };
+    let geometry = Geometry {
+        spacing: [999.0, 1.0, 1.0],
+        origin: [0.0, -50.0, 0.0],
+        ..Default::default()
+    };
     // case a: predicted row 10, true 13 → 3 mm; case b: 20 vs 20 → 0; case c: nothing predicted
-    for (case, p, t) in [("a", Some(10.0), 13.0), ("b", Some(20.0), 20.0), ("c", None, 5.0)] {
+    for (case, p, t) in [
+        ("a", Some(10.0), 13.0),
+        ("b", Some(20.0), 20.0),
+        ("c", None, 5.0),
+    ] {
         let mut predicted = band_label(30, 4, p.unwrap_or(0.0), 0, geometry.clone());
         if p.is_none() {
             predicted.data.fill(0);
         }
         write_label(&pred.join(format!("{case}.nii.gz")), &predicted).unwrap();
-        write_label(&truth.join(format!("{case}.nii.gz")), &band_label(30, 4, t, 3, geometry.clone())).unwrap();
+        write_label(
+            &truth.join(format!("{case}.nii.gz")),
+            &band_label(30, 4, t, 3, geometry.clone()),
+        )
+        .unwrap();
     }
     let result = localise_folder(&pred, Some(&truth), ".nii.gz").unwrap();
     let a = &result.cases["a"];
@@ -135,7 +187,12 @@ fn the_metric_scores_known_predictions_in_mm() {
     assert!((summary.mean_error_mm - 1.5).abs() < 1e-4);
     assert!((summary.sd_error_mm - 4.5f64.sqrt()).abs() < 1e-4);
     // without truth: positions only
-    assert!(localise_folder(&pred, None, ".nii.gz").unwrap().summary.is_none());
+    assert!(
+        localise_folder(&pred, None, ".nii.gz")
+            .unwrap()
+            .summary
+            .is_none()
+    );
 }
 
 #[test]
@@ -148,11 +205,20 @@ fn the_ct_phantom_marks_l3_on_the_spine_and_varies() {
     // bone is bright, air dark
     let max = image.channels[0].iter().copied().fold(f32::MIN, f32::max);
     assert!(max > 450.0 && image.channels[0][0] < -900.0, "max {max}");
-    let rows: Vec<f64> = (0..4).map(|i| landmark_row(&ct_case(1234, i).1, Some(1), 1.0).unwrap()).collect();
-    assert!(rows.iter().any(|r| (r - rows[0]).abs() > 3.0), "L3 rows {rows:?} must vary");
+    let rows: Vec<f64> = (0..4)
+        .map(|i| landmark_row(&ct_case(1234, i).1, Some(1), 1.0).unwrap())
+        .collect();
+    assert!(
+        rows.iter().any(|r| (r - rows[0]).abs() > 3.0),
+        "L3 rows {rows:?} must vary"
+    );
     assert_eq!(ct_case(1234, 2).0, ct_case(1234, 2).0);
     // the frontal MIP in the CT window shows the spine within [100, 1500]
     let projected = mip(&image, &MipOptions::default()).unwrap();
     assert_eq!(projected.shape, [1, 120, 120]);
-    assert!(projected.channels[0].iter().all(|v| (100.0..=1500.0).contains(v)));
+    assert!(
+        projected.channels[0]
+            .iter()
+            .all(|v| (100.0..=1500.0).contains(v))
+    );
 }

@@ -9,7 +9,9 @@ use nnunet_tests::plugin_path;
 
 fn registry() -> Registry {
     let mut registry = Registry::empty();
-    registry.load_plugin(&plugin_path("nnunet_plugin_localise")).unwrap();
+    registry
+        .load_plugin(&plugin_path("nnunet_plugin_localise"))
+        .unwrap();
     registry
 }
 
@@ -20,13 +22,21 @@ fn softplus(x: f64) -> f64 {
 /// Mean BCE-with-logits of `scores` against `targets`.
 fn bce(scores: &[f64], targets: &[f64]) -> f64 {
     let n = scores.len() as f64;
-    scores.iter().zip(targets).map(|(s, t)| softplus(*s) - t * s).sum::<f64>() / n
+    scores
+        .iter()
+        .zip(targets)
+        .map(|(s, t)| softplus(*s) - t * s)
+        .sum::<f64>()
+        / n
 }
 
 #[test]
 fn the_heatmap_loss_is_bce_against_a_gaussian_on_the_band_centre() {
     let registry = registry();
-    let spec = LossSpec { options: json!({"sigma": 1.0}), ..Default::default() };
+    let spec = LossSpec {
+        options: json!({"sigma": 1.0}),
+        ..Default::default()
+    };
     let loss = registry.build_loss("heatmap", &spec).unwrap();
     // (1, 2, 5, 2): background logit 0, landmark logit row h: h − 2 in column 0, 3·(h − 2) in 1
     let (rows, cols) = (5, 2);
@@ -42,8 +52,14 @@ fn the_heatmap_loss_is_bce_against_a_gaussian_on_the_band_centre() {
     let target = Tensor::from_slice(&band).view([1, 1, rows as i64, cols as i64]);
     let got = loss.compute(&logits, &target).unwrap().double_value(&[]);
     let scores: Vec<f64> = (0..rows).map(|h| 2.0 * (h as f64 - 2.0)).collect();
-    let heat: Vec<f64> = (0..rows).map(|h| (-((h as f64 - 2.0).powi(2)) / 2.0).exp()).collect();
-    assert!((got - bce(&scores, &heat)).abs() < 1e-5, "{got} vs {}", bce(&scores, &heat));
+    let heat: Vec<f64> = (0..rows)
+        .map(|h| (-((h as f64 - 2.0).powi(2)) / 2.0).exp())
+        .collect();
+    assert!(
+        (got - bce(&scores, &heat)).abs() < 1e-5,
+        "{got} vs {}",
+        bce(&scores, &heat)
+    );
     // no landmark in the patch: every row towards 0
     let empty = Tensor::zeros([1, 1, rows as i64, cols as i64], (Kind::Int64, Device::Cpu));
     let got = loss.compute(&logits, &empty).unwrap().double_value(&[]);
@@ -53,15 +69,24 @@ fn the_heatmap_loss_is_bce_against_a_gaussian_on_the_band_centre() {
     let target3 = Tensor::zeros([1, 1, 2, 2, 2], (Kind::Int64, Device::Cpu));
     let err = loss.compute(&volume, &target3).unwrap_err().to_string();
     assert!(err.contains("2D logits"), "{err}");
-    let bad = LossSpec { options: json!({"sigmaa": 1.0}), ..Default::default() };
-    let err = registry.build_loss("heatmap", &bad).err().unwrap().to_string();
+    let bad = LossSpec {
+        options: json!({"sigmaa": 1.0}),
+        ..Default::default()
+    };
+    let err = registry
+        .build_loss("heatmap", &bad)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("unknown option \"sigmaa\""), "{err}");
 }
 
 #[test]
 fn the_localise_trainer_sets_the_mip_preset() {
     let registry = registry();
-    let trainer = (registry.trainer("localise").unwrap().make)(&json!({"batch_size": 4, "sigma": 3.0})).unwrap();
+    let trainer =
+        (registry.trainer("localise").unwrap().make)(&json!({"batch_size": 4, "sigma": 3.0}))
+            .unwrap();
     let mut options = TrainingOptions::default();
     trainer.configure(&mut options).unwrap();
     assert!(!options.deep_supervision);
@@ -85,7 +110,8 @@ fn slice_localise_labels_the_best_row_of_the_probabilities() {
     p1[4 * cols + 1] = 0.9;
     p1[cols] = 0.99;
     let p0: Vec<f32> = p1.iter().map(|p| 1.0 - p).collect();
-    let probabilities = Tensor::from_slice(&[p0, p1].concat()).view([2, 1, rows as i64, cols as i64]);
+    let probabilities =
+        Tensor::from_slice(&[p0, p1].concat()).view([2, 1, rows as i64, cols as i64]);
     let mut seg = LabelMap {
         shape: [1, rows, cols],
         data: vec![1; rows * cols],
@@ -96,5 +122,8 @@ fn slice_localise_labels_the_best_row_of_the_probabilities() {
     let labelled: Vec<usize> = (0..rows * cols).filter(|&i| seg.data[i] == 1).collect();
     assert_eq!(labelled, vec![12, 13, 14], "row 4 only");
     let err = post.apply(&mut seg, None).unwrap_err().to_string();
-    assert!(err.contains("needs the prediction's probabilities"), "{err}");
+    assert!(
+        err.contains("needs the prediction's probabilities"),
+        "{err}"
+    );
 }

@@ -44,7 +44,14 @@ pub fn raw_folder(output: Option<PathBuf>) -> Result<PathBuf> {
 pub fn run(args: DemoDataArgs) -> Result<()> {
     if args.landmark {
         let raw = raw_folder(args.output)?;
-        return super::localise::run_demo_data(raw, args.cases, args.test_cases, args.id, args.seed, args.force);
+        return super::localise::run_demo_data(
+            raw,
+            args.cases,
+            args.test_cases,
+            args.id,
+            args.seed,
+            args.force,
+        );
     }
     let dim = match args.dim {
         2 => Dim::Two,

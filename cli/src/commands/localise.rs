@@ -84,7 +84,14 @@ pub fn run_convert(args: MipArgs) -> Result<()> {
 }
 
 /// `nnunet demo-data --landmark`: the CT phantom with its L3 landmark.
-pub fn run_demo_data(raw: PathBuf, cases: usize, test_cases: usize, id: Option<u32>, seed: u64, force: bool) -> Result<()> {
+pub fn run_demo_data(
+    raw: PathBuf,
+    cases: usize,
+    test_cases: usize,
+    id: Option<u32>,
+    seed: u64,
+    force: bool,
+) -> Result<()> {
     if cases == 0 {
         anyhow::bail!("--cases must be at least 1");
     }
@@ -97,14 +104,22 @@ pub fn run_demo_data(raw: PathBuf, cases: usize, test_cases: usize, id: Option<u
         existing: existing(force),
     };
     let folder = generate_ct(&options)?;
-    println!("wrote {} ({cases} training, {test_cases} test cases)", folder.display());
+    println!(
+        "wrote {} ({cases} training, {test_cases} test cases)",
+        folder.display()
+    );
     Ok(())
 }
 
 #[derive(Args)]
 pub struct LocaliseArgs {
     /// Folder of predicted 2D label maps (from a MIP model).
-    #[arg(short = 'p', long, required_unless_present = "folds", conflicts_with = "folds")]
+    #[arg(
+        short = 'p',
+        long,
+        required_unless_present = "folds",
+        conflicts_with = "folds"
+    )]
     prediction: Option<PathBuf>,
     /// A model folder: score every fold_K/validation against -g (mean ± sd over folds).
     #[arg(long, value_name = "MODEL")]
@@ -124,10 +139,15 @@ pub fn run(args: LocaliseArgs) -> Result<()> {
     if let Some(model) = &args.folds {
         let truth = args.truth.as_deref().context("--folds needs -g TRUTH")?;
         let summary = localise_folds(model, truth, &args.ending)?;
-        let output = args.output.unwrap_or_else(|| model.join("localisation.json"));
+        let output = args
+            .output
+            .unwrap_or_else(|| model.join("localisation.json"));
         nnunet_core::atomic::write_json(&output, &summary)?;
         for (fold, s) in &summary.folds {
-            println!("{fold}: {:.2} ± {:.2} mm over {} case(s), {} missing", s.mean_error_mm, s.sd_error_mm, s.cases, s.missing);
+            println!(
+                "{fold}: {:.2} ± {:.2} mm over {} case(s), {} missing",
+                s.mean_error_mm, s.sd_error_mm, s.cases, s.missing
+            );
         }
         println!(
             "error over {} fold(s): {:.2} ± {:.2} mm (pooled cases {:.2} ± {:.2} mm); written to {}",
@@ -140,21 +160,38 @@ pub fn run(args: LocaliseArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let prediction = args.prediction.context("give -p PREDICTION or --folds MODEL")?;
-    let output = args.output.unwrap_or_else(|| prediction.join("localisation.json"));
+    let prediction = args
+        .prediction
+        .context("give -p PREDICTION or --folds MODEL")?;
+    let output = args
+        .output
+        .unwrap_or_else(|| prediction.join("localisation.json"));
     write_localisation(&prediction, args.truth.as_deref(), &args.ending, &output)
 }
 
 /// Locates every prediction of a folder, writes `output` and prints the summary.
-fn write_localisation(prediction: &Path, truth: Option<&Path>, ending: &str, output: &Path) -> Result<()> {
+fn write_localisation(
+    prediction: &Path,
+    truth: Option<&Path>,
+    ending: &str,
+    output: &Path,
+) -> Result<()> {
     let result = localise_folder(prediction, truth, ending)?;
     nnunet_core::atomic::write_json(output, &result)?;
     match result.summary {
         Some(s) => println!(
             "localisation error {:.2} ± {:.2} mm over {} case(s), {} missing; written to {}",
-            s.mean_error_mm, s.sd_error_mm, s.cases, s.missing, output.display()
+            s.mean_error_mm,
+            s.sd_error_mm,
+            s.cases,
+            s.missing,
+            output.display()
         ),
-        None => println!("{} case(s) located; written to {}", result.cases.len(), output.display()),
+        None => println!(
+            "{} case(s) located; written to {}",
+            result.cases.len(),
+            output.display()
+        ),
     }
     Ok(())
 }
@@ -163,5 +200,10 @@ fn write_localisation(prediction: &Path, truth: Option<&Path>, ending: &str, out
 /// and world position.
 pub fn after_predict(output: &Path, model_dir: &Path) -> Result<()> {
     let descriptor = nnunet_datasets::raw::load_descriptor(&model_dir.join("dataset.json"))?;
-    write_localisation(output, None, &descriptor.file_ending, &output.join("localisation.json"))
+    write_localisation(
+        output,
+        None,
+        &descriptor.file_ending,
+        &output.join("localisation.json"),
+    )
 }

@@ -63,7 +63,8 @@ fn tissue(p: [f64; 3], spine: &Spine, body: ([f64; 2], [f64; 2]), bone: &[f64]) 
             return (bone[i], level == 0);
         }
         // ribs: vertebrae T12 and above (level >= 3), a thin ring at the body's edge
-        if level >= 3 && (p[0] - zc - 0.3 * spine.step).abs() < 2.5 && (0.78..0.9).contains(&radial) {
+        if level >= 3 && (p[0] - zc - 0.3 * spine.step).abs() < 2.5 && (0.78..0.9).contains(&radial)
+        {
             return (450.0, false);
         }
     }
@@ -88,7 +89,10 @@ pub fn ct_case(seed: u64, index: u64) -> (Image, LabelMap) {
     let mut uniform = |lo: f64, hi: f64| rng.gen_range(lo..hi);
     let cy = extent[1] / 2.0 + uniform(-3.0, 3.0);
     let cx = extent[2] / 2.0 + uniform(-3.0, 3.0);
-    let (ay, ax) = (uniform(0.36, 0.44) * extent[1], uniform(0.4, 0.46) * extent[2]);
+    let (ay, ax) = (
+        uniform(0.36, 0.44) * extent[1],
+        uniform(0.4, 0.46) * extent[2],
+    );
     let spine = Spine {
         l3_z: uniform(0.35, 0.6) * extent[0],
         step: uniform(13.0, 17.0),
@@ -116,8 +120,21 @@ pub fn ct_case(seed: u64, index: u64) -> (Image, LabelMap) {
         origin: ORIGIN,
         ..Default::default()
     };
-    let image = Image { shape: SHAPE, channels: vec![intensity], geometry: geometry.clone(), is_2d: false };
-    (image, LabelMap { shape: SHAPE, data: label, geometry, is_2d: false })
+    let image = Image {
+        shape: SHAPE,
+        channels: vec![intensity],
+        geometry: geometry.clone(),
+        is_2d: false,
+    };
+    (
+        image,
+        LabelMap {
+            shape: SHAPE,
+            data: label,
+            geometry,
+            is_2d: false,
+        },
+    )
 }
 
 /// Writes the CT phantom dataset (`DatasetNNN_CTLandmark`, L3 labelled 1); returns its folder.

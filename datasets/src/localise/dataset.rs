@@ -40,20 +40,31 @@ fn convert_case(
     out_label: &Path,
 ) -> Result<()> {
     let volume = read_image(&[image])?;
-    let projected = mip(&volume, &options.mip).map_err(|e| Error::invalid_file(image, e.to_string()))?;
+    let projected =
+        mip(&volume, &options.mip).map_err(|e| Error::invalid_file(image, e.to_string()))?;
     if let Some(label) = label {
         let map = read_label(label)?;
         if map.shape != volume.shape {
             return Err(Error::invalid_file(
                 label,
-                format!("label shape {:?} differs from the image's {:?}", map.shape, volume.shape),
+                format!(
+                    "label shape {:?} differs from the image's {:?}",
+                    map.shape, volume.shape
+                ),
             ));
         }
-        let row = landmark_row(&map, options.label_value, options.mip.pixel_mm).ok_or_else(|| {
-            Error::invalid_file(label, "no landmark voxel (label value) in this label map")
-        })?;
+        let row =
+            landmark_row(&map, options.label_value, options.mip.pixel_mm).ok_or_else(|| {
+                Error::invalid_file(label, "no landmark voxel (label value) in this label map")
+            })?;
         let [_, rows, cols] = projected.shape;
-        let band = band_label(rows, cols, row, options.half_width, projected.geometry.clone());
+        let band = band_label(
+            rows,
+            cols,
+            row,
+            options.half_width,
+            projected.geometry.clone(),
+        );
         write_label(out_label, &band)?;
     }
     write_image(out_image, &projected)
@@ -66,7 +77,11 @@ pub fn convert_mip(options: &MipDatasetOptions) -> Result<PathBuf> {
     let ending = descriptor.file_ending.clone();
     let target = TargetDataset::create(&options.raw, options.id, &options.name, options.existing)?;
     let out = ".nii.gz";
-    let mut splits = vec![("imagesTr", "labelsTr", labelled_cases(&source.join("imagesTr"), &source.join("labelsTr"), &ending)?)];
+    let mut splits = vec![(
+        "imagesTr",
+        "labelsTr",
+        labelled_cases(&source.join("imagesTr"), &source.join("labelsTr"), &ending)?,
+    )];
     if source.join("imagesTs").is_dir() {
         let labels = source.join("labelsTs");
         let cases = if labels.is_dir() {
@@ -80,8 +95,13 @@ pub fn convert_mip(options: &MipDatasetOptions) -> Result<PathBuf> {
     for (images, labels, cases) in &splits {
         let (image_dir, label_dir) = (target.folder(images)?, target.folder(labels)?);
         for case in cases {
-            let first = case.images.first().ok_or_else(|| Error::invalid_file(source, format!("case {} has no image", case.id)))?;
-            let label = case.label.as_deref().filter(|l| *images == "imagesTr" || l.is_file());
+            let first = case.images.first().ok_or_else(|| {
+                Error::invalid_file(source, format!("case {} has no image", case.id))
+            })?;
+            let label = case
+                .label
+                .as_deref()
+                .filter(|l| *images == "imagesTr" || l.is_file());
             convert_case(
                 options,
                 first,
@@ -94,7 +114,11 @@ pub fn convert_mip(options: &MipDatasetOptions) -> Result<PathBuf> {
             training = cases.len();
         }
     }
-    let channel = descriptor.channel_names.get("0").cloned().unwrap_or_else(|| "CT".into());
+    let channel = descriptor
+        .channel_names
+        .get("0")
+        .cloned()
+        .unwrap_or_else(|| "CT".into());
     let descriptor: DatasetDescriptor = serde_json::from_value(serde_json::json!({
         "channel_names": {"0": channel},
         "labels": {"background": 0, "landmark": 1},

@@ -33,9 +33,18 @@ pub fn landmark_row(label: &LabelMap, value: Option<i16>, pixel_mm: f64) -> Opti
 }
 
 /// A `(1, rows, cols)` label map with the rows `round(row) ± half_width` set to 1.
-pub fn band_label(rows: usize, cols: usize, row: f64, half_width: usize, geometry: Geometry) -> LabelMap {
+pub fn band_label(
+    rows: usize,
+    cols: usize,
+    row: f64,
+    half_width: usize,
+    geometry: Geometry,
+) -> LabelMap {
     let centre = row.round().clamp(0.0, (rows.max(1) - 1) as f64) as usize;
-    let (first, last) = (centre.saturating_sub(half_width), (centre + half_width).min(rows - 1));
+    let (first, last) = (
+        centre.saturating_sub(half_width),
+        (centre + half_width).min(rows - 1),
+    );
     let mut data = vec![0i16; rows * cols];
     for r in first..=last {
         data[r * cols..(r + 1) * cols].fill(1);
@@ -56,7 +65,10 @@ pub fn band_centre(label: &LabelMap) -> Option<f64> {
     let rows = label.shape[0] * label.shape[1];
     let (mut sum, mut count) = (0.0, 0usize);
     for r in 0..rows {
-        let n = label.data[r * cols..(r + 1) * cols].iter().filter(|&&v| v > 0).count();
+        let n = label.data[r * cols..(r + 1) * cols]
+            .iter()
+            .filter(|&&v| v > 0)
+            .count();
         sum += (r % label.shape[1]) as f64 * n as f64;
         count += n;
     }

@@ -75,7 +75,10 @@ fn label_files(folder: &Path, ending: &str) -> Result<BTreeMap<String, PathBuf>>
     let mut files = BTreeMap::new();
     for entry in entries {
         let path = entry.map_err(|e| Error::io(folder, e))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Some(case) = name.strip_suffix(ending).filter(|c| !c.starts_with('.')) {
             files.insert(case.to_string(), path);
         }
@@ -85,29 +88,53 @@ fn label_files(folder: &Path, ending: &str) -> Result<BTreeMap<String, PathBuf>>
 
 /// Locates every prediction `PRED/CASE<ending>`, scored against `TRUTH/CASE<ending>` when a
 /// truth folder is given (a prediction without its truth file is an error naming it).
-pub fn localise_folder(predictions: &Path, truth: Option<&Path>, ending: &str) -> Result<Localisation> {
+pub fn localise_folder(
+    predictions: &Path,
+    truth: Option<&Path>,
+    ending: &str,
+) -> Result<Localisation> {
     let files = label_files(predictions, ending)?;
     if files.is_empty() {
-        return Err(Error::invalid_file(predictions, format!("no predictions *{ending}")));
+        return Err(Error::invalid_file(
+            predictions,
+            format!("no predictions *{ending}"),
+        ));
     }
     let mut cases = BTreeMap::new();
     for (case, path) in files {
         let predicted = locate(&read_label(&path)?);
-        let truth = match truth {
-            Some(dir) => {
-                let file = dir.join(format!("{case}{ending}"));
-                let located = locate(&read_label(&file)?);
-                Some(located.ok_or_else(|| Error::invalid_file(&file, "ground truth marks no landmark"))?)
-            }
-            None => None,
-        };
-        let error_mm = predicted.zip(truth).map(|(p, t)| (p.position_mm - t.position_mm).abs());
-        cases.insert(case, CaseResult { predicted, truth, error_mm });
+        let truth =
+            match truth {
+                Some(dir) => {
+                    let file = dir.join(format!("{case}{ending}"));
+                    let located = locate(&read_label(&file)?);
+                    Some(located.ok_or_else(|| {
+                        Error::invalid_file(&file, "ground truth marks no landmark")
+                    })?)
+                }
+                None => None,
+            };
+        let error_mm = predicted
+            .zip(truth)
+            .map(|(p, t)| (p.position_mm - t.position_mm).abs());
+        cases.insert(
+            case,
+            CaseResult {
+                predicted,
+                truth,
+                error_mm,
+            },
+        );
     }
     let summary = truth.map(|_| {
         let errors: Vec<f64> = cases.values().filter_map(|c| c.error_mm).collect();
         let (mean_error_mm, sd_error_mm) = mean_sd(&errors);
-        Summary { cases: cases.len(), missing: cases.len() - errors.len(), mean_error_mm, sd_error_mm }
+        Summary {
+            cases: cases.len(),
+            missing: cases.len() - errors.len(),
+            mean_error_mm,
+            sd_error_mm,
+        }
     });
     Ok(Localisation { cases, summary })
 }
@@ -146,5 +173,11 @@ pub fn localise_folds(model: &Path, truth: &Path, ending: &str) -> Result<FoldsS
     let means: Vec<f64> = folds.values().map(|s| s.mean_error_mm).collect();
     let (mean_error_mm, sd_error_mm) = mean_sd(&means);
     let (pooled_mean_error_mm, pooled_sd_error_mm) = mean_sd(&pooled);
-    Ok(FoldsSummary { folds, mean_error_mm, sd_error_mm, pooled_mean_error_mm, pooled_sd_error_mm })
+    Ok(FoldsSummary {
+        folds,
+        mean_error_mm,
+        sd_error_mm,
+        pooled_mean_error_mm,
+        pooled_sd_error_mm,
+    })
 }

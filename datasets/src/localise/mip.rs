@@ -66,7 +66,13 @@ fn output_len(n: usize, in_mm: f64, out_mm: f64) -> usize {
 }
 
 /// Bilinear resampling of a `(rows, cols)` array.
-fn resample(plane: &[f32], rows: usize, cols: usize, out: (usize, usize), map: impl Fn(usize, usize) -> (f64, f64)) -> Vec<f32> {
+fn resample(
+    plane: &[f32],
+    rows: usize,
+    cols: usize,
+    out: (usize, usize),
+    map: impl Fn(usize, usize) -> (f64, f64),
+) -> Vec<f32> {
     let mut data = Vec::with_capacity(out.0 * out.1);
     for r in 0..out.0 {
         for c in 0..out.1 {
@@ -117,11 +123,21 @@ pub fn mip(image: &Image, options: &MipOptions) -> Result<Image> {
         return Err(Error::Invalid("a MIP needs an image with voxels".into()));
     }
     if !(options.pixel_mm > 0.0) {
-        return Err(Error::Invalid(format!("MIP pixel size {} mm must be positive", options.pixel_mm)));
+        return Err(Error::Invalid(format!(
+            "MIP pixel size {} mm must be positive",
+            options.pixel_mm
+        )));
     }
     let (plane, rows, cols) = project(image, options.plane);
     let g = &image.geometry;
-    let (sz, sc) = (g.spacing[0], g.spacing[if options.plane == Plane::Frontal { 2 } else { 1 }]);
+    let (sz, sc) = (
+        g.spacing[0],
+        g.spacing[if options.plane == Plane::Frontal {
+            2
+        } else {
+            1
+        }],
+    );
     let mm = options.pixel_mm;
     let out = (output_len(rows, sz, mm), output_len(cols, sc, mm));
     let mut data = resample(&plane, rows, cols, out, |r, c| {
@@ -141,8 +157,17 @@ pub fn mip(image: &Image, options: &MipOptions) -> Result<Image> {
 /// The world point of continuous source index `(k, j, i)` (array `z, y, x`).
 fn world(g: &Geometry, index: [f64; 3]) -> [f64; 3] {
     // image (i, j, k) = array (x, y, z)
-    let offsets = [index[2] * g.spacing[2], index[1] * g.spacing[1], index[0] * g.spacing[0]];
-    std::array::from_fn(|w| g.origin[w] + (0..3).map(|a| g.direction[w * 3 + a] * offsets[a]).sum::<f64>())
+    let offsets = [
+        index[2] * g.spacing[2],
+        index[1] * g.spacing[1],
+        index[0] * g.spacing[0],
+    ];
+    std::array::from_fn(|w| {
+        g.origin[w]
+            + (0..3)
+                .map(|a| g.direction[w * 3 + a] * offsets[a])
+                .sum::<f64>()
+    })
 }
 
 /// The MIP's geometry: see the module doc.
@@ -158,12 +183,28 @@ fn mip_geometry(g: &Geometry, options: &MipOptions) -> Geometry {
     let mut index = [k0, 0.0, 0.0];
     index[col_axis] = c0;
     let p = world(g, index);
-    let sign = |w: usize, image_axis: usize| if g.direction[w * 3 + image_axis] < 0.0 { -1.0 } else { 1.0 };
+    let sign = |w: usize, image_axis: usize| {
+        if g.direction[w * 3 + image_axis] < 0.0 {
+            -1.0
+        } else {
+            1.0
+        }
+    };
     let image_col = if col_axis == 2 { 0 } else { 1 };
     Geometry {
         spacing: [999.0 * mm, mm, mm],
         origin: [p[col_world], p[2], 0.0],
-        direction: [sign(col_world, image_col), 0.0, 0.0, 0.0, sign(2, 2), 0.0, 0.0, 0.0, 1.0],
+        direction: [
+            sign(col_world, image_col),
+            0.0,
+            0.0,
+            0.0,
+            sign(2, 2),
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+        ],
         source_header: None,
     }
 }

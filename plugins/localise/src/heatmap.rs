@@ -25,7 +25,9 @@ impl Heatmap {
         let o = Options::parse("heatmap", &spec.options, &["sigma", "label"])?;
         let sigma = o.f64("sigma")?.unwrap_or(2.0);
         if !(sigma > 0.0) {
-            return Err(Error::Invalid(format!("heatmap: option \"sigma\" must be positive, got {sigma}")));
+            return Err(Error::Invalid(format!(
+                "heatmap: option \"sigma\" must be positive, got {sigma}"
+            )));
         }
         let label = o.usize("label")?.unwrap_or(1) as i64;
         Ok(Heatmap { sigma, label })

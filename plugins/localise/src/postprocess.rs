@@ -35,8 +35,10 @@ impl SliceLocalise {
             .f_select(0, self.label)?
             .f_to_kind(Kind::Float)?
             .f_clamp(1e-6, 1.0 - 1e-6)?;
-        let logit = p.f_log()? - (1.0 - &p).f_log()?;
-        let scores = logit.f_mean_dim(&[-1i64][..], false, Kind::Float)?.f_flatten(0, -1)?;
+        let logit = p.f_log()? - p.f_neg()?.f_add_scalar(1.0)?.f_log()?;
+        let scores = logit
+            .f_mean_dim(&[-1i64][..], false, Kind::Float)?
+            .f_flatten(0, -1)?;
         Ok(scores.f_argmax(0, false)?.int64_value(&[]))
     }
 }
@@ -55,7 +57,10 @@ impl Postprocessor for SliceLocalise {
             )));
         }
         segmentation.data.fill(0);
-        let (first, last) = (row.saturating_sub(self.half_width), (row + self.half_width).min(rows - 1));
+        let (first, last) = (
+            row.saturating_sub(self.half_width),
+            (row + self.half_width).min(rows - 1),
+        );
         segmentation.data[first * cols..(last + 1) * cols].fill(self.label as i16);
         Ok(())
     }

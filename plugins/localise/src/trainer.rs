@@ -15,7 +15,11 @@ pub struct LocaliseTrainer {
 
 impl LocaliseTrainer {
     pub fn from_options(json: &Value) -> Result<Self> {
-        let o = Options::parse("localise", json, &["batch_size", "max_rotation", "sigma", "label"])?;
+        let o = Options::parse(
+            "localise",
+            json,
+            &["batch_size", "max_rotation", "sigma", "label"],
+        )?;
         // a composite loss hands the options under a term's name to that term alone
         let mut heatmap = json!({});
         for key in ["sigma", "label"] {
