@@ -122,7 +122,7 @@ pub fn mip(image: &Image, options: &MipOptions) -> Result<Image> {
     if image.channels.is_empty() || ny == 0 || nx == 0 {
         return Err(Error::Invalid("a MIP needs an image with voxels".into()));
     }
-    if !(options.pixel_mm > 0.0) {
+    if options.pixel_mm.is_nan() || options.pixel_mm <= 0.0 {
         return Err(Error::Invalid(format!(
             "MIP pixel size {} mm must be positive",
             options.pixel_mm

@@ -24,7 +24,7 @@ impl Heatmap {
         }
         let o = Options::parse("heatmap", &spec.options, &["sigma", "label"])?;
         let sigma = o.f64("sigma")?.unwrap_or(2.0);
-        if !(sigma > 0.0) {
+        if sigma.is_nan() || sigma <= 0.0 {
             return Err(Error::Invalid(format!(
                 "heatmap: option \"sigma\" must be positive, got {sigma}"
             )));
