@@ -222,3 +222,30 @@ fn the_ct_phantom_marks_l3_on_the_spine_and_varies() {
             .all(|v| (100.0..=1500.0).contains(v))
     );
 }
+
+#[test]
+fn the_ct_phantom_dataset_splits_its_cases() {
+    use nnunet_datasets::convert::Existing;
+    use nnunet_datasets::localise::ct_phantom::{CtPhantomOptions, generate_ct};
+    let dir = tempfile::tempdir().unwrap();
+    let options = CtPhantomOptions {
+        raw: dir.path().to_path_buf(),
+        training_cases: 2,
+        test_cases: 1,
+        id: 902,
+        seed: 1,
+        existing: Existing::Refuse,
+    };
+    let folder = generate_ct(&options).unwrap();
+    assert!(folder.ends_with("Dataset902_CTLandmark"));
+    for file in [
+        "imagesTr/ct_000_0000.nii.gz",
+        "labelsTr/ct_001.nii.gz",
+        "imagesTs/ct_002_0000.nii.gz",
+        "labelsTs/ct_002.nii.gz",
+        "dataset.json",
+    ] {
+        assert!(folder.join(file).is_file(), "{file}");
+    }
+    assert!(!folder.join("imagesTr/ct_002_0000.nii.gz").exists());
+}

@@ -141,24 +141,10 @@ pub fn ct_case(seed: u64, index: u64) -> (Image, LabelMap) {
 pub fn generate_ct(options: &CtPhantomOptions) -> Result<PathBuf> {
     let name = "CTLandmark";
     let target = TargetDataset::create(&options.raw, options.id, name, options.existing)?;
-    let folders = [
-        target.folder("imagesTr")?,
-        target.folder("labelsTr")?,
-        target.folder("imagesTs")?,
-        target.folder("labelsTs")?,
-    ];
-    let total = options.training_cases + options.test_cases;
-    use rayon::prelude::*;
-    (0..total)
-        .into_par_iter()
-        .map(|index| {
-            let (image, label) = ct_case(options.seed, index as u64);
-            let case = format!("ct_{index:03}");
-            let split = if index < options.training_cases { 0 } else { 2 };
-            crate::io::write_image(&folders[split].join(format!("{case}_0000.nii.gz")), &image)?;
-            crate::io::write_label(&folders[split + 1].join(format!("{case}.nii.gz")), &label)
-        })
-        .collect::<Result<Vec<()>>>()?;
+    let (training, test) = (options.training_cases, options.test_cases);
+    crate::phantom::write_cases(&target, training, test, "ct", ".nii.gz", |index| {
+        ct_case(options.seed, index)
+    })?;
     let descriptor: DatasetDescriptor = serde_json::from_value(serde_json::json!({
         "channel_names": {"0": "CT"},
         "labels": {"background": 0, "L3": 1},
