@@ -96,6 +96,9 @@ enum Command {
     /// One static HTML page: sortable per-case metrics (HD95, NSD too), box plots, overlays,
     /// training curves.
     Report(commands::report::ReportArgs),
+    /// Slice localisation: each predicted MIP label map's landmark row, world position and
+    /// error in mm (mean ± sd over cases, or over folds with --folds); writes localisation.json.
+    Localise(commands::localise::LocaliseArgs),
 }
 
 fn main() {
@@ -140,6 +143,7 @@ fn main() {
         Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
         Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Localise(args) => commands::localise::run(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would

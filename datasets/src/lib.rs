@@ -5,6 +5,7 @@ pub mod case_image;
 pub mod convert;
 pub mod fingerprint;
 pub mod io;
+pub mod localise;
 pub mod numpy_compat;
 pub mod numpy_random;
 pub mod phantom;

@@ -282,6 +282,37 @@ pub fn phantom_case(dim: Dim, seed: u64, index: u64) -> (Image, LabelMap) {
     )
 }
 
+/// Writes cases `0..training + test` made by `make(index)` as `PREFIX_NNN`: the first `training`
+/// into imagesTr/labelsTr, the rest into imagesTs/labelsTs (in parallel; shared by the phantom
+/// generators).
+pub(crate) fn write_cases(
+    target: &TargetDataset,
+    training: usize,
+    test: usize,
+    prefix: &str,
+    ending: &str,
+    make: impl Fn(u64) -> (Image, LabelMap) + Sync,
+) -> Result<()> {
+    let folders = [
+        target.folder("imagesTr")?,
+        target.folder("labelsTr")?,
+        target.folder("imagesTs")?,
+        target.folder("labelsTs")?,
+    ];
+    use rayon::prelude::*;
+    (0..training + test)
+        .into_par_iter()
+        .map(|index| {
+            let (image, label) = make(index as u64);
+            let case = format!("{prefix}_{index:03}");
+            let split = if index < training { 0 } else { 2 };
+            crate::io::write_image(&folders[split].join(format!("{case}_0000{ending}")), &image)?;
+            crate::io::write_label(&folders[split + 1].join(format!("{case}{ending}")), &label)
+        })
+        .collect::<Result<Vec<()>>>()?;
+    Ok(())
+}
+
 /// Writes the phantom dataset; returns its folder.
 pub fn generate(options: &PhantomOptions) -> Result<PathBuf> {
     let id = options.dataset_id();
@@ -291,28 +322,14 @@ pub fn generate(options: &PhantomOptions) -> Result<PathBuf> {
         Dim::Two => ".png",
     };
     let target = TargetDataset::create(&options.raw, id, name, options.existing)?;
-    let folders = [
-        target.folder("imagesTr")?,
-        target.folder("labelsTr")?,
-        target.folder("imagesTs")?,
-        target.folder("labelsTs")?,
-    ];
-    let total = options.training_cases + options.test_cases;
-    use rayon::prelude::*;
-    (0..total)
-        .into_par_iter()
-        .map(|index| {
-            let (image, label) = phantom_case(options.dim, options.seed, index as u64);
-            let case = format!("phantom_{index:03}");
-            let (images, labels) = if index < options.training_cases {
-                (&folders[0], &folders[1])
-            } else {
-                (&folders[2], &folders[3])
-            };
-            crate::io::write_image(&images.join(format!("{case}_0000{ending}")), &image)?;
-            crate::io::write_label(&labels.join(format!("{case}{ending}")), &label)
-        })
-        .collect::<Result<Vec<()>>>()?;
+    write_cases(
+        &target,
+        options.training_cases,
+        options.test_cases,
+        "phantom",
+        ending,
+        |index| phantom_case(options.dim, options.seed, index),
+    )?;
     let descriptor: DatasetDescriptor = serde_json::from_value(serde_json::json!({
         "channel_names": {"0": if options.dim == Dim::Three { "MRI" } else { "grey" }},
         "labels": {"background": 0, "organ": 1, "lesion": 2},

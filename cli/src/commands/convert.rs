@@ -36,6 +36,11 @@ pub enum ConvertCommand {
     ///
     /// Example: nnunet convert dicom scans/ $nnUNet_raw/Dataset120_Liver/imagesTs
     Dicom(DicomArgs),
+    /// 3D scans → 2D maximum-intensity projections at 1 mm with an intensity window; the
+    /// landmark (label centroid) becomes a band of rows (docs/localisation.md).
+    ///
+    /// Example: nnunet convert mip $nnUNet_raw/Dataset902_CTLandmark --id 903 --name CTLandmarkMIP
+    Mip(super::localise::MipArgs),
 }
 
 #[derive(Args)]
@@ -218,6 +223,7 @@ pub fn run(command: ConvertCommand) -> Result<()> {
             return Ok(());
         }
         ConvertCommand::Dicom(args) => return run_dicom(args),
+        ConvertCommand::Mip(args) => return super::localise::run_convert(args),
     };
     println!("wrote {}", folder.display());
     Ok(())

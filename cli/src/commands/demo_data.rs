@@ -29,6 +29,9 @@ pub struct DemoDataArgs {
     /// Replace the dataset if it exists.
     #[arg(long)]
     force: bool,
+    /// Write the CT-like phantom with an L3 landmark instead (3D, id 902; docs/localisation.md).
+    #[arg(long)]
+    landmark: bool,
 }
 
 /// The output folder, or `$nnUNet_raw`.
@@ -39,6 +42,17 @@ pub fn raw_folder(output: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 pub fn run(args: DemoDataArgs) -> Result<()> {
+    if args.landmark {
+        let raw = raw_folder(args.output)?;
+        return super::localise::run_demo_data(
+            raw,
+            args.cases,
+            args.test_cases,
+            args.id,
+            args.seed,
+            args.force,
+        );
+    }
     let dim = match args.dim {
         2 => Dim::Two,
         3 => Dim::Three,

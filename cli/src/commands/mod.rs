@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod ensemble;
 pub mod find_best;
 pub mod fingerprint;
+pub mod localise;
 pub mod move_plans;
 pub mod nnunet_models;
 pub mod overlay;

@@ -92,6 +92,10 @@ pub struct PredictArgs {
     /// plugin) to every segmentation; without FILE, the model folder's own postprocessing.json.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     pub postprocess: Option<PathBuf>,
+    /// Also write OUTPUT/localisation.json: each case's landmark row and world position (slice
+    /// localisation models, docs/localisation.md).
+    #[arg(long)]
+    pub localisation: bool,
 }
 
 /// The model folder and configuration the arguments name: `-m DIR [-c C]`, or
@@ -214,6 +218,9 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
         args.output.display(),
         started.elapsed().as_secs_f64()
     );
+    if args.localisation {
+        super::localise::after_predict(&args.output, &options.model_dir)?;
+    }
     Ok(())
 }
 

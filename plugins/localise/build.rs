@@ -1,0 +1,3 @@
+fn main() {
+    nnunet_build::link_libtorch();
+}
