@@ -93,6 +93,9 @@ enum Command {
     ExportModelZip(commands::nnunet_models::ExportZipArgs),
     /// Install an nnU-Net model zip into nnUNet_results (nnUNetv2_install_pretrained_model_from_zip).
     InstallModelZip(commands::nnunet_models::InstallZipArgs),
+    /// Two-stage ROI prediction: a coarse model finds the objects, a fine model segments an
+    /// enlarged crop around each (docs/roi.md).
+    PredictRoi(commands::predict_roi::PredictRoiArgs),
 }
 
 fn main() {
@@ -136,6 +139,7 @@ fn main() {
         Command::ExportNnunet(args) => commands::nnunet_models::run_export(args),
         Command::ExportModelZip(args) => commands::nnunet_models::run_export_zip(args),
         Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
+        Command::PredictRoi(args) => commands::predict_roi::run(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would

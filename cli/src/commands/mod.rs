@@ -16,6 +16,7 @@ pub mod plugin_new;
 pub mod plugins;
 pub mod postprocess;
 pub mod predict;
+pub mod predict_roi;
 pub mod slurm;
 pub mod summary;
 pub mod train;
