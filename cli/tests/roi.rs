@@ -108,3 +108,59 @@ fn coarse_then_fine_predicts_in_the_input_geometry() {
         "two-stage Dice {two_stage}, single-stage {single}"
     );
 }
+
+/// The same in 3D with a minimal budget (geometry only), models named by their folders: the
+/// NIfTI output has the input's shape and geometry.
+#[test]
+fn three_d_two_stage_output_keeps_the_input_geometry() {
+    let env = Sandbox::new();
+    env.run(&[
+        "demo-data",
+        "--dim",
+        "3",
+        "--cases",
+        "2",
+        "--test-cases",
+        "1",
+    ]);
+    env.run(&["plan-and-preprocess", "-d", "900", "-c", "3d_fullres"]);
+    env.run(&brief_train_args("900", "3d_fullres", "all", 1, 2));
+    let crops = env.path().join("raw/Dataset905_Phantom3DRoi");
+    env.run(&[
+        "convert".as_ref(),
+        "roi".as_ref(),
+        "-i".as_ref(),
+        "900".as_ref(),
+        "-o".as_ref(),
+        crops.as_os_str(),
+    ]);
+    env.run(&["plan-and-preprocess", "-d", "905", "-c", "3d_fullres"]);
+    env.run(&brief_train_args("905", "3d_fullres", "all", 1, 2));
+    let images = env.path().join("raw/Dataset900_Phantom3D/imagesTs");
+    let output = env.path().join("pred_roi");
+    let model = |id: &str| {
+        env.path().join(format!(
+            "res/Dataset{id}/nnUNetTrainer__nnUNetPlans__3d_fullres"
+        ))
+    };
+    env.run(&[
+        "predict-roi".as_ref(),
+        "-i".as_ref(),
+        images.as_os_str(),
+        "-o".as_ref(),
+        output.as_os_str(),
+        "--coarse".as_ref(),
+        model("900_Phantom3D").as_os_str(),
+        "--fine".as_ref(),
+        model("905_Phantom3DRoi").as_os_str(),
+        "-f".as_ref(),
+        "all".as_ref(),
+        "--no-tta".as_ref(),
+        "--device".as_ref(),
+        "cpu".as_ref(),
+    ]);
+    let input = nnunet_datasets::io::read_image(&[images.join("phantom_002_0000.nii.gz")]).unwrap();
+    let seg = nnunet_datasets::io::read_label(&output.join("phantom_002.nii.gz")).unwrap();
+    assert_eq!(seg.shape, input.shape);
+    assert_eq!(seg.geometry, input.geometry);
+}

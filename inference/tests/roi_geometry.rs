@@ -3,23 +3,11 @@
 //! at the boxes and pasting the crops back reproduces it exactly; crops written to disk and read
 //! back keep every voxel's world position; `convert roi` writes such crops as a dataset.
 
-use nnunet_core::{Geometry, LabelMap};
+use nnunet_core::LabelMap;
 use nnunet_datasets::convert::Existing;
 use nnunet_datasets::phantom::{self, Dim, PhantomOptions};
 use nnunet_inference::roi::boxes::{component_boxes, crop_image, crop_label, paste, roi_boxes};
 use nnunet_inference::roi::{RoiOptions, convert_roi};
-
-/// World position of array voxel `(z, y, x)`.
-fn world(g: &Geometry, [z, y, x]: [usize; 3]) -> [f64; 3] {
-    let v = [
-        x as f64 * g.spacing[2],
-        y as f64 * g.spacing[1],
-        z as f64 * g.spacing[0],
-    ];
-    std::array::from_fn(|r| {
-        g.origin[r] + (0..3).map(|k| g.direction[r * 3 + k] * v[k]).sum::<f64>()
-    })
-}
 
 fn cases(dim: Dim) -> Vec<(nnunet_core::Image, LabelMap)> {
     (0..3)
@@ -73,9 +61,12 @@ fn crops_of_the_ground_truth_paste_back_exactly() {
                     assert_eq!(crop.shape, crop_img.shape);
                     assert_eq!(crop.geometry, crop_img.geometry);
                     assert!(
-                        world(&crop.geometry, [0, 0, 0])
+                        world_position(&crop.geometry, [0, 0, 0])
                             .iter()
-                            .zip(world(&label.geometry, [bbox[0][0], bbox[1][0], bbox[2][0]]))
+                            .zip(world_position(
+                                &label.geometry,
+                                [bbox[0][0], bbox[1][0], bbox[2][0]]
+                            ))
                             .all(|(a, b)| (a - b).abs() < 1e-9)
                     );
                     paste(&mut pasted, label.shape, &crop.data, bbox);
@@ -100,7 +91,10 @@ fn crops_written_to_disk_keep_world_coordinates() {
     assert_eq!(back.channels, crop.channels);
     let corner = [bbox[0][1] - 1, bbox[1][1] - 1, bbox[2][1] - 1];
     let last = crop.shape.map(|s| s - 1);
-    let (a, b) = (world(&back.geometry, last), world(&image.geometry, corner));
+    let (a, b) = (
+        world_position(&back.geometry, last),
+        world_position(&image.geometry, corner),
+    );
     for r in 0..3 {
         assert!((a[r] - b[r]).abs() < 1e-4, "{a:?} vs {b:?}");
     }

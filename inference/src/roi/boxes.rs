@@ -115,24 +115,28 @@ pub fn roi_boxes(seg: &LabelMap, options: &RoiOptions) -> Vec<BoundingBox> {
         .collect()
 }
 
+/// The world position `(x, y, z)` of array voxel `(z, y, x)`: origin + direction · (image
+/// index `(i, j, k)` = `(x, y, z)` · spacing).
+pub fn world_position(geometry: &Geometry, [z, y, x]: [usize; 3]) -> [f64; 3] {
+    let step = [
+        x as f64 * geometry.spacing[2],
+        y as f64 * geometry.spacing[1],
+        z as f64 * geometry.spacing[0],
+    ];
+    std::array::from_fn(|row| {
+        geometry.origin[row]
+            + (0..3)
+                .map(|c| geometry.direction[row * 3 + c] * step[c])
+                .sum::<f64>()
+    })
+}
+
 /// The geometry of the crop starting at `bbox`'s first voxel: same spacing and direction, the
 /// origin moved to that voxel's world position, so every voxel keeps its world coordinates.
 pub fn crop_geometry(geometry: &Geometry, bbox: &BoundingBox) -> Geometry {
-    // Image index (i, j, k) = array (x, y, z); world = origin + direction · (index · spacing).
-    let step = [
-        bbox[2][0] as f64 * geometry.spacing[2],
-        bbox[1][0] as f64 * geometry.spacing[1],
-        bbox[0][0] as f64 * geometry.spacing[0],
-    ];
-    let mut origin = geometry.origin;
-    for (row, o) in origin.iter_mut().enumerate() {
-        *o += (0..3)
-            .map(|c| geometry.direction[row * 3 + c] * step[c])
-            .sum::<f64>();
-    }
     Geometry {
         spacing: geometry.spacing,
-        origin,
+        origin: world_position(geometry, [bbox[0][0], bbox[1][0], bbox[2][0]]),
         direction: geometry.direction,
         // The source's header describes the whole image, not the crop.
         source_header: None,
@@ -260,7 +264,7 @@ mod tests {
         // Clipped at both borders.
         assert_eq!(
             enlarge(&[[0, 1], [0, 10], [95, 100]], 2.0, shape),
-            [[0, 1], [0, 15], [92, 100]]
+            [[0, 1], [0, 15], [93, 100]]
         );
         assert_eq!(
             enlarge(&[[0, 1], [4, 6], [4, 6]], 1.0, shape),
@@ -286,20 +290,10 @@ mod tests {
             direction: [c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0],
             ..Default::default()
         };
-        let world = |g: &Geometry, [z, y, x]: [usize; 3]| -> [f64; 3] {
-            let v = [
-                x as f64 * g.spacing[2],
-                y as f64 * g.spacing[1],
-                z as f64 * g.spacing[0],
-            ];
-            std::array::from_fn(|r| {
-                g.origin[r] + (0..3).map(|k| g.direction[r * 3 + k] * v[k]).sum::<f64>()
-            })
-        };
         let bbox = [[2, 4], [3, 7], [1, 5]];
         let cropped = crop_geometry(&geometry, &bbox);
-        let a = world(&cropped, [1, 2, 3]);
-        let b = world(&geometry, [3, 5, 4]);
+        let a = world_position(&cropped, [1, 2, 3]);
+        let b = world_position(&geometry, [3, 5, 4]);
         for r in 0..3 {
             assert!((a[r] - b[r]).abs() < 1e-9, "{a:?} {b:?}");
         }
