@@ -6,7 +6,9 @@
 use nnunet_core::LabelMap;
 use nnunet_datasets::convert::Existing;
 use nnunet_datasets::phantom::{self, Dim, PhantomOptions};
-use nnunet_inference::roi::boxes::{component_boxes, crop_image, crop_label, paste, roi_boxes};
+use nnunet_inference::roi::boxes::{
+    component_boxes, crop_image, crop_label, paste, roi_boxes, world_position,
+};
 use nnunet_inference::roi::{RoiOptions, convert_roi};
 
 fn cases(dim: Dim) -> Vec<(nnunet_core::Image, LabelMap)> {
