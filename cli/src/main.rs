@@ -99,6 +99,9 @@ enum Command {
     /// Slice localisation: each predicted MIP label map's landmark row, world position and
     /// error in mm (mean ± sd over cases, or over folds with --folds); writes localisation.json.
     Localise(commands::localise::LocaliseArgs),
+    /// Two-stage ROI prediction: a coarse model finds the objects, a fine model segments an
+    /// enlarged crop around each (docs/roi.md).
+    PredictRoi(commands::predict_roi::PredictRoiArgs),
 }
 
 fn main() {
@@ -144,6 +147,7 @@ fn main() {
         Command::InstallModelZip(args) => commands::nnunet_models::run_install_zip(args),
         Command::Report(args) => commands::report::run(args),
         Command::Localise(args) => commands::localise::run(args),
+        Command::PredictRoi(args) => commands::predict_roi::run(args),
     };
     if let Err(error) = result {
         // Each cause once: an error that prints its source (an io error with its path) would

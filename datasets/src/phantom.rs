@@ -42,6 +42,10 @@ pub struct PhantomOptions {
     pub id: Option<u32>,
     pub seed: u64,
     pub existing: Existing,
+    /// 1: the phantoms as described above. K > 1: each phantom placed at a random position in
+    /// air K times as large along every axis (in-plane only in 2D), so its objects are small
+    /// in a large field of view (the two-stage ROI pipeline's test case, docs/roi.md).
+    pub field_of_view: usize,
 }
 
 impl PhantomOptions {
@@ -55,20 +59,26 @@ impl PhantomOptions {
             id: None,
             seed: 1234,
             existing: Existing::Refuse,
+            field_of_view: 1,
         }
     }
 
     pub fn dataset_id(&self) -> u32 {
-        self.id.unwrap_or(match self.dim {
-            Dim::Three => 900,
-            Dim::Two => 901,
+        // The wide phantoms get ids of their own, so that both kinds can sit in one nnUNet_raw.
+        self.id.unwrap_or(match (self.dim, self.field_of_view > 1) {
+            (Dim::Three, false) => 900,
+            (Dim::Two, false) => 901,
+            (Dim::Three, true) => 910,
+            (Dim::Two, true) => 911,
         })
     }
 
     pub fn dataset_name(&self) -> &'static str {
-        match self.dim {
-            Dim::Three => "Phantom3D",
-            Dim::Two => "Phantom2D",
+        match (self.dim, self.field_of_view > 1) {
+            (Dim::Three, false) => "Phantom3D",
+            (Dim::Two, false) => "Phantom2D",
+            (Dim::Three, true) => "Phantom3DWide",
+            (Dim::Two, true) => "Phantom2DWide",
         }
     }
 }
@@ -313,6 +323,54 @@ pub(crate) fn write_cases(
     Ok(())
 }
 
+/// Case `index` placed in a field of view `scale` times as large along every axis (in-plane
+/// only in 2D), at a random position drawn from its own stream; the rest is air (0, label 0).
+pub fn phantom_case_in_large_field(
+    dim: Dim,
+    seed: u64,
+    index: u64,
+    scale: usize,
+) -> (Image, LabelMap) {
+    let (image, label) = phantom_case(dim, seed, index);
+    if scale <= 1 {
+        return (image, label);
+    }
+    let small = image.shape;
+    let shape: [usize; 3] = std::array::from_fn(|a| {
+        if a == 0 && dim == Dim::Two {
+            1
+        } else {
+            small[a] * scale
+        }
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f0f0);
+    rng.set_stream(index);
+    let at: [usize; 3] = std::array::from_fn(|a| rng.gen_range(0..=shape[a] - small[a]));
+    let voxels = shape.iter().product();
+    let mut intensity = vec![0f32; voxels];
+    let mut labels = vec![0i16; voxels];
+    for z in 0..small[0] {
+        for y in 0..small[1] {
+            let from = (z * small[1] + y) * small[2];
+            let to = ((z + at[0]) * shape[1] + y + at[1]) * shape[2] + at[2];
+            intensity[to..to + small[2]].copy_from_slice(&image.channels[0][from..from + small[2]]);
+            labels[to..to + small[2]].copy_from_slice(&label.data[from..from + small[2]]);
+        }
+    }
+    (
+        Image {
+            shape,
+            channels: vec![intensity],
+            ..image
+        },
+        LabelMap {
+            shape,
+            data: labels,
+            ..label
+        },
+    )
+}
+
 /// Writes the phantom dataset; returns its folder.
 pub fn generate(options: &PhantomOptions) -> Result<PathBuf> {
     let id = options.dataset_id();
@@ -328,7 +386,9 @@ pub fn generate(options: &PhantomOptions) -> Result<PathBuf> {
         options.test_cases,
         "phantom",
         ending,
-        |index| phantom_case(options.dim, options.seed, index),
+        |index| {
+            phantom_case_in_large_field(options.dim, options.seed, index, options.field_of_view)
+        },
     )?;
     let descriptor: DatasetDescriptor = serde_json::from_value(serde_json::json!({
         "channel_names": {"0": if options.dim == Dim::Three { "MRI" } else { "grey" }},

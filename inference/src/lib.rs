@@ -6,7 +6,7 @@
 //! [`export`], [`label_handling`], [`probabilities`]), ensembling ([`ensemble`]), the
 //! evaluation metrics and `summary.json` ([`evaluation`]), end-of-fold validation
 //! ([`validation`]), merged cross-validation results ([`crossval`]), postprocessors and their
-//! choice ([`postprocess`]), `find-best` ([`find_best`]) and overlays ([`overlay`]).
+//! choice ([`postprocess`]), `find-best` ([`find_best`]), overlays ([`overlay`]) and two-stage ROI prediction ([`roi`]).
 
 pub mod case_selection;
 pub mod crossval;
@@ -24,6 +24,7 @@ pub mod predict;
 pub mod predictor;
 pub mod probabilities;
 pub mod report;
+pub mod roi;
 pub mod sliding_window;
 pub mod surface;
 pub mod validation;

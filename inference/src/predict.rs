@@ -81,7 +81,7 @@ pub struct Model {
     pub cascade_labels: Option<Vec<i16>>,
     /// The configuration predicted.
     pub configuration: String,
-    job: ConfigurationJob,
+    pub(crate) job: ConfigurationJob,
     networks: Vec<(String, VarStore, Box<dyn Network>)>,
     window: SlidingWindow,
 }

@@ -41,6 +41,62 @@ pub enum ConvertCommand {
     ///
     /// Example: nnunet convert mip $nnUNet_raw/Dataset902_CTLandmark --id 903 --name CTLandmarkMIP
     Mip(super::localise::MipArgs),
+    /// The crop dataset of a two-stage ROI pipeline's fine model: one case per connected
+    /// component of each training label, cropped to its box enlarged about its centre
+    /// (docs/roi.md).
+    ///
+    /// Example: nnunet convert roi -i $nnUNet_raw/Dataset901_Phantom2D
+    /// -o $nnUNet_raw/Dataset902_Phantom2DRoi --enlarge 2
+    Roi(RoiArgs),
+}
+
+#[derive(Args)]
+pub struct RoiArgs {
+    /// The labelled dataset (a DatasetNNN_Name folder, or its id or name under nnUNet_raw).
+    #[arg(short = 'i', long)]
+    input: String,
+    /// The new dataset's folder, named DatasetNNN_Name.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Each box side is multiplied by this about the box centre, then clipped to the image.
+    #[arg(long, default_value_t = 2.0)]
+    enlarge: f64,
+    /// One crop per component of each label (default: components of all foreground together).
+    #[arg(long)]
+    per_label: bool,
+    /// Components with fewer voxels are left out.
+    #[arg(long, default_value_t = 1)]
+    min_size: usize,
+    /// Replace an existing dataset of the same name.
+    #[arg(long)]
+    force: bool,
+}
+
+fn run_roi(args: RoiArgs) -> Result<()> {
+    let source = if std::path::Path::new(&args.input).is_dir() {
+        PathBuf::from(&args.input)
+    } else {
+        let paths = nnunet_core::paths::NnunetPaths::from_env();
+        nnunet_datasets::raw::find_dataset(&paths, &args.input)?
+    };
+    let options = nnunet_inference::roi::RoiOptions {
+        enlarge: args.enlarge,
+        per_label: args.per_label,
+        min_size: args.min_size,
+    };
+    let existing = if args.force {
+        Existing::Replace
+    } else {
+        Existing::Refuse
+    };
+    let summary = nnunet_inference::roi::convert_roi(&source, &args.output, &options, existing)?;
+    println!(
+        "wrote {} crop(s) of {} case(s) to {}",
+        summary.crops,
+        summary.source_cases,
+        summary.folder.display()
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -224,6 +280,7 @@ pub fn run(command: ConvertCommand) -> Result<()> {
         }
         ConvertCommand::Dicom(args) => return run_dicom(args),
         ConvertCommand::Mip(args) => return super::localise::run_convert(args),
+        ConvertCommand::Roi(args) => return run_roi(args),
     };
     println!("wrote {}", folder.display());
     Ok(())

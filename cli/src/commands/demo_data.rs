@@ -32,6 +32,10 @@ pub struct DemoDataArgs {
     /// Write the CT-like phantom with an L3 landmark instead (3D, id 902; docs/localisation.md).
     #[arg(long)]
     landmark: bool,
+    /// Place each phantom in air K times as large along every axis (in-plane in 2D): small
+    /// objects in a large field of view (dataset Phantom2DWide / Phantom3DWide).
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    field_of_view: usize,
 }
 
 /// The output folder, or `$nnUNet_raw`.
@@ -68,6 +72,7 @@ pub fn run(args: DemoDataArgs) -> Result<()> {
         } else {
             Existing::Refuse
         },
+        field_of_view: args.field_of_view.max(1),
         ..PhantomOptions::new(dim, raw_folder(args.output)?)
     };
     if options.training_cases == 0 {

@@ -17,6 +17,7 @@ pub mod plugin_new;
 pub mod plugins;
 pub mod postprocess;
 pub mod predict;
+pub mod predict_roi;
 pub mod report;
 pub mod slurm;
 pub mod summary;
