@@ -10,11 +10,10 @@
 //!   probabilities becomes the prediction (that row labelled), which `nnunet predict
 //!   --localisation` turns into a slice index and world position.
 //!
-//! [`profile`] holds the row scores and the heat-map target both sides use; [`options`] the
-//! option checks.
+//! [`profile`] holds the row scores and the heat-map target both sides use; options are checked
+//! by `nnunet_core::CheckedOptions`.
 
 mod heatmap;
-mod options;
 mod postprocess;
 mod profile;
 mod trainer;

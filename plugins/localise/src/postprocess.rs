@@ -3,7 +3,7 @@
 //! of the loss's row score); the best row is labelled `label` (± `half_width` rows), everything
 //! else background. Options: `label` (default 1), `half_width` (default 0).
 
-use crate::options::Options;
+use nnunet_core::CheckedOptions as Options;
 use nnunet_core::serde_json::Value;
 use nnunet_core::tch::{Kind, Tensor};
 use nnunet_core::{Error, LabelMap, Postprocessor, Result};

@@ -3,7 +3,7 @@
 //! coarse scales), mirroring across columns only and rotations of at most ±`max_rotation`
 //! degrees (default 10), so that up stays up. Options `batch_size` overrides the plans'.
 
-use crate::options::Options;
+use nnunet_core::CheckedOptions as Options;
 use nnunet_core::serde_json::{Value, json};
 use nnunet_core::{Result, Trainer, TrainerLoss, TrainingOptions};
 
