@@ -364,3 +364,46 @@ fn fold_ensembles_from_pth_checkpoints() {
         "the two folds predict alike ({fold_difference:.2e})"
     );
 }
+
+/// `--processes 2` starts two workers that split the cases between them: every case is
+/// predicted once, exactly as one process predicts it; a bad worker count is refused.
+#[test]
+fn worker_processes_split_the_cases() {
+    let g = golden("phantom2d");
+    let sandbox = Sandbox::new();
+    let model = ["-m", s(&g.model), "-chk", "checkpoint_best.pth"];
+    let one = sandbox.path().join("one");
+    predict(&sandbox, &model, &g.inputs, &one, &["--precision", "fp32"]);
+    let two = sandbox.path().join("two");
+    let text = predict(
+        &sandbox,
+        &model,
+        &g.inputs,
+        &two,
+        &["--precision", "fp32", "--processes", "2"],
+    );
+    assert_eq!(
+        text.matches("2 segmentation(s) written").count(),
+        2,
+        "{text}"
+    );
+    assert_identical(&one, &two, g.ending);
+    let err = sandbox
+        .command(
+            "res",
+            &[
+                "predict",
+                "-i",
+                s(&g.inputs),
+                "-o",
+                s(&two),
+                "-m",
+                s(&g.model),
+            ],
+        )
+        .args(["--processes", "0"])
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("--processes must be a positive number"));
+}

@@ -82,12 +82,18 @@ mod tests {
         assert_eq!(o.bool("on").unwrap(), Some(true));
         assert_eq!(o.f64("absent").unwrap(), None);
         let err = o.usize("sigma").unwrap_err().to_string();
-        assert!(err.contains("heatmap") && err.contains("\"sigma\""), "{err}");
+        assert!(
+            err.contains("heatmap") && err.contains("\"sigma\""),
+            "{err}"
+        );
         let err = CheckedOptions::parse("heatmap", &json, &["sigma"])
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("unknown option") && err.contains("(known: sigma)"), "{err}");
+        assert!(
+            err.contains("unknown option") && err.contains("(known: sigma)"),
+            "{err}"
+        );
         assert!(CheckedOptions::parse("heatmap", &json!([1]), &[]).is_err());
         assert!(CheckedOptions::parse("heatmap", &Json::Null, &[]).is_ok());
     }

@@ -71,6 +71,12 @@ pub struct PredictArgs {
     /// ... and predict this one (0-based): cases K, K+N, K+2N, …
     #[arg(long, default_value_t = 0)]
     pub part_id: usize,
+    /// Worker processes on this machine, each predicting every N-th case (as --num-parts N
+    /// --part-id i): a number, or `gpus` for one per visible CUDA device, worker i on cuda:i
+    /// (CUDA_VISIBLE_DEVICES applies). A worker that fails stops the others. Started by torchrun
+    /// instead, each process takes its part from LOCAL_RANK and WORLD_SIZE.
+    #[arg(long, value_name = "N|gpus")]
+    pub processes: Option<String>,
     /// Skip cases whose outputs exist (outputs are written atomically: never half-written).
     #[arg(long)]
     pub continue_prediction: bool,
@@ -170,7 +176,57 @@ fn postprocessing(
     Ok(Postprocessing::new(steps))
 }
 
-pub fn run_predict(args: PredictArgs) -> Result<()> {
+/// `--processes`: the number of workers, and whether each takes its own GPU.
+fn worker_count(processes: &str) -> Result<(usize, bool)> {
+    if processes == "gpus" {
+        let gpus = nnunet_core::tch::Cuda::device_count() as usize;
+        anyhow::ensure!(gpus > 0, "--processes gpus: no CUDA device is visible");
+        return Ok((gpus, true));
+    }
+    let n: usize = processes.parse().ok().filter(|&n| n > 0).with_context(|| {
+        format!("--processes must be a positive number or `gpus`, not {processes:?}")
+    })?;
+    Ok((n, false))
+}
+
+/// With `--processes`: in the launcher, starts the workers, waits and returns true; in a worker
+/// (LOCAL_RANK set), sets its part and device and returns false, for it to predict its part.
+fn split_between_processes(args: &mut PredictArgs) -> Result<bool> {
+    let Some(processes) = args.processes.clone() else {
+        return Ok(false);
+    };
+    let (workers, per_gpu) = worker_count(&processes)?;
+    anyhow::ensure!(
+        args.num_parts == 1,
+        "--processes splits the cases itself: it cannot be combined with --num-parts"
+    );
+    let rank = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    match (rank("LOCAL_RANK"), rank("WORLD_SIZE")) {
+        (Some(local_rank), Some(world_size)) => {
+            args.num_parts = world_size;
+            args.part_id = local_rank;
+            if per_gpu {
+                args.device = format!("cuda:{local_rank}");
+            }
+            Ok(false)
+        }
+        _ => {
+            let exe = std::env::current_exe().context("finding the nnunet binary")?;
+            let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            nnunet_distributed::launch::launch(workers, &exe, &argv)?;
+            Ok(true)
+        }
+    }
+}
+
+pub fn run_predict(mut args: PredictArgs) -> Result<()> {
+    if split_between_processes(&mut args)? {
+        return Ok(());
+    }
     let selection = Selection {
         num_parts: args.num_parts,
         part_id: args.part_id,
