@@ -114,8 +114,8 @@ fn convert_roi_writes_one_case_per_component() {
         })
         .unwrap();
         let (id, ending) = match dim {
-            Dim::Two => (911, ".png"),
-            Dim::Three => (910, ".nii.gz"),
+            Dim::Two => (921, ".png"),
+            Dim::Three => (920, ".nii.gz"),
         };
         let target = raw.path().join(format!("Dataset{id}_Crops"));
         let options = RoiOptions {
