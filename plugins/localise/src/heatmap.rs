@@ -5,8 +5,8 @@
 //! default 1). A patch without the landmark trains every row towards 0. Compose it with a
 //! pixel loss: `--loss ce+heatmap` (the `localise` trainer's default).
 
-use nnunet_core::CheckedOptions as Options;
 use crate::profile;
+use nnunet_core::CheckedOptions as Options;
 use nnunet_core::tch::{Reduction, Tensor};
 use nnunet_core::{Error, Loss, LossSpec, Result};
 
