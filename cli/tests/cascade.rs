@@ -112,4 +112,41 @@ fn lowres_then_cascade_trains_and_predicts() {
         assert_eq!(seg.shape, input.shape, "{}", folder.display());
         assert_eq!(seg.geometry, input.geometry, "{}", folder.display());
     }
+
+    // The cascade stage exported as an nnU-Net v2 folder (`.pth` checkpoints) predicts the same
+    // from the same previous stage as our own folder.
+    let folder = "nnUNetTrainer__nnUNetPlans__3d_cascade_fullres";
+    let exported = env.path().join("exported").join(folder);
+    let from = results.join(folder);
+    env.run(&[
+        OsStr::new("export-nnunet"),
+        OsStr::new("-i"),
+        from.as_os_str(),
+        OsStr::new("-o"),
+        exported.as_os_str(),
+    ]);
+    assert!(exported.join("fold_all/checkpoint_final.pth").is_file());
+    let from_pth = env.path().join("pred_cascade_pth");
+    env.run(&[
+        OsStr::new("predict"),
+        OsStr::new("-m"),
+        exported.as_os_str(),
+        OsStr::new("-f"),
+        OsStr::new("all"),
+        OsStr::new("--device"),
+        OsStr::new("cpu"),
+        OsStr::new("-i"),
+        images.as_os_str(),
+        OsStr::new("-o"),
+        from_pth.as_os_str(),
+        OsStr::new("--prev-stage"),
+        low.as_os_str(),
+    ]);
+    let file = format!("{case}.nii.gz");
+    let read = |d: &Path| nnunet_datasets::io::read_label(&d.join(&file)).unwrap();
+    assert_eq!(
+        read(&from_pth).data,
+        read(&cascade).data,
+        "cascade from .pth vs ours"
+    );
 }
