@@ -7,13 +7,14 @@ use crate::{Error, Result};
 
 /// Options of one component, checked against the keys it accepts.
 pub struct CheckedOptions<'a> {
-    component: &'a str,
+    /// How errors name the component, e.g. `heatmap` or `loss dice`.
+    component: String,
     json: &'a Json,
 }
 
 impl<'a> CheckedOptions<'a> {
     /// `json` must be null (no options) or an object whose keys are all in `known`.
-    pub fn parse(component: &'a str, json: &'a Json, known: &[&str]) -> Result<Self> {
+    pub fn parse(component: &str, json: &'a Json, known: &[&str]) -> Result<Self> {
         if !json.is_null() && !json.is_object() {
             return Err(Error::Invalid(format!(
                 "{component}: options must be a JSON object, not {json}"
@@ -29,7 +30,10 @@ impl<'a> CheckedOptions<'a> {
                 "{component}: unknown option {key:?} (known: {known})"
             )));
         }
-        Ok(CheckedOptions { component, json })
+        Ok(CheckedOptions {
+            component: component.to_string(),
+            json,
+        })
     }
 
     /// The error for option `key` not being `want` ("a number", …).
