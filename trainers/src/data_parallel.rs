@@ -104,6 +104,14 @@ impl DataParallel {
         Ok(v[0] / self.shard.world_size as f64)
     }
 
+    /// Whether any rank's `flags[i]` is set, for each `i`: decisions every rank must take
+    /// together (stopping early), even where each rank judged from its own clock.
+    pub fn any(&self, flags: [bool; 2]) -> Result<[bool; 2]> {
+        let mut counts = flags.map(|f| f64::from(u8::from(f)));
+        self.sum(&mut counts)?;
+        Ok(counts.map(|c| c > 0.0))
+    }
+
     /// Waits for every rank.
     pub fn barrier(&self) -> Result<()> {
         lock(&self.group)?.barrier()

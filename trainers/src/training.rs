@@ -549,7 +549,16 @@ pub fn train(
             ema_pseudo_dice: ema,
             output_dir: out.clone(),
         };
-        if trainer.on_epoch_end(&report)? == EpochControl::Stop {
+        let trainer_stops = trainer.on_epoch_end(&report)? == EpochControl::Stop;
+        let spent: f64 = log.epochs.iter().map(|e| e.epoch_seconds).sum();
+        let out_of_time =
+            setup.time_limit_seconds.is_some_and(|limit| spent >= limit) && epoch + 1 < epochs;
+        // Ranks stop together, or the others would wait in the next collective until it times out.
+        let [trainer_stops, out_of_time] = match &dp {
+            Some(dp) => dp.any([trainer_stops, out_of_time])?,
+            None => [trainer_stops, out_of_time],
+        };
+        if trainer_stops {
             runlog.line(&format!(
                 "Trainer {} stopped training after epoch {epoch}",
                 setup.trainer
@@ -557,8 +566,7 @@ pub fn train(
             epochs = epoch + 1;
             break;
         }
-        let spent: f64 = log.epochs.iter().map(|e| e.epoch_seconds).sum();
-        if setup.time_limit_seconds.is_some_and(|limit| spent >= limit) && epoch + 1 < epochs {
+        if out_of_time {
             runlog.line(&format!(
                 "Time limit reached after epoch {epoch} ({spent:.0} s of training)"
             ));
