@@ -2,7 +2,9 @@
 //! `target/plugins/`): nnU-Net's phantom2d model (`../shared/interop`, required) predicts its
 //! four inputs with and without the refinement; every refined segmentation is exactly the
 //! plugin applied to the plain segmentation and its saved probabilities, the refinement changes
-//! some pixels and keeps the structures (Dice ≥ 0.9 against the plain prediction).
+//! some pixels and keeps the structures (Dice ≥ 0.9 against the plain prediction); and
+//! `nnunet postprocess apply` on the plain folder (which passes each saved `CASE.npz`) writes
+//! the same refined maps.
 
 mod support;
 
@@ -64,6 +66,20 @@ fn predict_postprocess_applies_the_levelset_plugin_on_the_probabilities() {
         &["--plugin", s(&plugin), "--postprocess", s(&pipeline)],
     );
     assert!(out.contains("postprocessing with levelset"), "{out}");
+    // `postprocess apply` on the plain folder passes each saved CASE.npz to the plugin.
+    let applied = sandbox.path().join("applied");
+    sandbox.run(&[
+        "postprocess",
+        "apply",
+        "-i",
+        s(&plain),
+        "-o",
+        s(&applied),
+        "--pp-file",
+        s(&pipeline),
+        "--plugin",
+        s(&plugin),
+    ]);
 
     let mut registry = Registry::empty();
     registry.load_plugin(&plugin).unwrap();
@@ -73,6 +89,11 @@ fn predict_postprocess_applies_the_levelset_plugin_on_the_probabilities() {
     for case in CASES {
         let before = read_label(&plain.join(format!("{case}.png"))).unwrap();
         let after = read_label(&refined.join(format!("{case}.png"))).unwrap();
+        let applied = read_label(&applied.join(format!("{case}.png"))).unwrap();
+        assert!(
+            applied.data == after.data,
+            "{case}: postprocess apply differs from predict --postprocess"
+        );
         let probabilities = read_probability_array(&plain.join(format!("{case}.npz"))).unwrap();
         let mut expected = before.clone();
         post.apply(&mut expected, Some(&probabilities)).unwrap();

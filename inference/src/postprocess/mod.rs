@@ -19,6 +19,7 @@ use nnunet_core::{BuiltIn, Error, LabelMap, Plugin, Postprocessor, Registry, Res
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
+use nnunet_core::tch::Tensor;
 
 /// `largest-component`.
 pub const LARGEST_COMPONENT: &str = "largest-component";
@@ -89,8 +90,40 @@ pub fn apply_all(pipeline: &[Box<dyn Postprocessor>], seg: &mut LabelMap) -> Res
     pipeline.iter().try_for_each(|p| p.apply(seg, None))
 }
 
+/// The probabilities `nnunet predict --save-probabilities` wrote beside the label map `name`
+/// of `folder` (`CASE.npz`, `(C, z, y, x)`), for postprocessors that work on them (plugin
+/// postprocessors such as `levelset`); `None` when there is no such file. A file of another
+/// shape than the label map is refused, naming it.
+fn probabilities_beside(
+    folder: &Path,
+    name: &str,
+    file_ending: &str,
+    seg: &LabelMap,
+) -> Result<Option<Tensor>> {
+    let case = name.strip_suffix(file_ending).unwrap_or(name);
+    let npz = folder.join(format!("{case}.npz"));
+    if !npz.is_file() {
+        return Ok(None);
+    }
+    let probabilities = crate::probabilities::read_probability_array(&npz)?;
+    let shape: Vec<i64> = seg.shape.iter().map(|&s| s as i64).collect();
+    if probabilities.size()[1..] != shape[..] {
+        return Err(Error::invalid_file(
+            &npz,
+            format!(
+                "probabilities of shape {:?} do not match the label map {name} of shape {:?}",
+                probabilities.size(),
+                seg.shape
+            ),
+        ));
+    }
+    Ok(Some(probabilities))
+}
+
 /// Reads every `*<file_ending>` of `input`, applies the pipeline and writes it (atomically) to
 /// `output` under the same name; returns the names. nnU-Net's `apply_postprocessing_to_folder`.
+/// Where `predict --save-probabilities` left `CASE.npz` beside a label map, its probabilities
+/// go to every postprocessor, as `predict --postprocess` passes them.
 pub fn apply_to_folder(
     pipeline: &[Box<dyn Postprocessor>],
     input: &Path,
@@ -109,7 +142,10 @@ pub fn apply_to_folder(
     let guard = atomic::OutputGuard::create(output)?;
     names.par_iter().try_for_each(|name| {
         let mut seg = nnunet_datasets::io::read_label(&input.join(name))?;
-        apply_all(pipeline, &mut seg)?;
+        let probabilities = probabilities_beside(input, name, file_ending, &seg)?;
+        pipeline
+            .iter()
+            .try_for_each(|p| p.apply(&mut seg, probabilities.as_ref()))?;
         nnunet_datasets::io::write_label(&output.join(name), &seg)
     })?;
     guard.commit();

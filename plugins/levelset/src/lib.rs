@@ -36,7 +36,8 @@ impl Postprocessor for LevelSet {
         let probabilities = probabilities.ok_or_else(|| {
             Error::Invalid(
                 "levelset needs the prediction's probabilities: run it through `nnunet predict \
-                 --postprocess`, not `nnunet postprocess apply`"
+                 --postprocess`, or `nnunet postprocess apply` on a folder predicted with \
+                 --save-probabilities (CASE.npz beside each label map)"
                     .into(),
             )
         })?;
