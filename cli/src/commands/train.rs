@@ -82,6 +82,8 @@ pub struct TrainArgs {
 pub struct RunArgs {
     /// The experiment TOML file.
     pub experiment: PathBuf,
+    #[command(flatten)]
+    pub validation: ValidationArgs,
 }
 
 fn json_option(flag: &str, text: &str) -> Result<serde_json::Value> {
@@ -144,7 +146,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 pub fn run_toml(args: RunArgs) -> Result<()> {
     let experiment = Experiment::from_toml_file(&args.experiment)?;
-    train_experiment(&experiment, &ValidationArgs::default())
+    train_experiment(&experiment, &args.validation)
 }
 
 /// This process's rank in a data-parallel run (torchrun's or SLURM's variables), joined to
