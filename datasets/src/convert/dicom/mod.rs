@@ -12,23 +12,37 @@
 //! * values: RescaleSlope × stored value + RescaleIntercept (Hounsfield units for CT), written
 //!   as float32.
 //!
+//! **Multi-frame files** (Enhanced CT/MR, and plain multi-frame images with NumberOfFrames
+//! > 1): each frame is a slice, placed and rescaled by its own attributes
+//! (`PerFrameFunctionalGroupsSequence`, falling back to `SharedFunctionalGroupsSequence`, then
+//! the top level: [`frames`]) and ordered along the normal with the other slices exactly as
+//! single-frame files are; a series may mix both.
+//!
+//! **Compressed pixel data** is decoded by dicom-rs's `dicom-pixeldata` with its pure-Rust
+//! codecs: JPEG baseline (8-bit), extended and lossless (jpeg-decoder; 12-bit DCT JPEG is not
+//! supported by it and fails with its message), and RLE lossless. JPEG 2000, JPEG-LS, JPEG XL
+//! and the rest are refused naming the file and the transfer syntax, with the command that
+//! decompresses them: their dicom-rs codecs bind C libraries (OpenJPEG, CharLS) or, for
+//! JPEG 2000's pure-Rust port (`openjp2`), were not taken on here (a large build for a rare
+//! case in CT/MR segmentation data). A decoder error or panic on corrupt or truncated data is
+//! an error naming the file.
+//!
 //! Refused, naming the files: several series in one case (unless `split_series`: then series
 //! without any pixel data — SR, RTSTRUCT — are skipped, and when several image series remain,
-//! each becomes its own case `CASE_sN`, N its SeriesNumber), files without pixel data or ImagePositionPatient, differing orientations,
-//! pixel spacings or sizes, two slices at one position, uneven gaps (a missing slice) and
-//! stacks not along the normal (gantry tilt), multi-frame and colour images, compressed
-//! pixel data.
+//! each becomes its own case `CASE_sN`, N its SeriesNumber), files without pixel data or
+//! ImagePositionPatient, differing orientations, pixel spacings or sizes, two slices at one
+//! position, uneven gaps (a missing slice) and stacks not along the normal (gantry tilt),
+//! colour images, multi-frame files whose frames cannot be placed.
 //!
 //! **Crates.** dicom-rs's `dicom-object` 0.10 (no default features) parses the files, in every
-//! uncompressed transfer syntax: implicit and explicit VR little endian, explicit VR big
-//! endian. `dicom-pixeldata` is not used: with its default features it adds the native JPEG
-//! and RLE codecs (jpeg-decoder, jpeg-encoder) and flate2 to the build, and without them it
-//! decodes exactly what this module decodes in a few lines (native samples: BitsAllocated
-//! 8/16/32, BitsStored/HighBit masking, signed samples), while the rescale must be applied per
-//! slice here anyway. CT/MR series for segmentation are nearly always native; compressed ones
-//! (JPEG, JPEG 2000, RLE) are refused with the command that decompresses them. Enabling
-//! `dicom-pixeldata`'s `native` feature would be the way to read JPEG lossless and RLE series.
+//! transfer syntax; native (uncompressed) samples — implicit and explicit VR little endian,
+//! explicit VR big endian; BitsAllocated 8/16/32, BitsStored/HighBit masking, signed samples —
+//! are read in [`slice`] without a copy of the whole file per frame, and the same sample
+//! interpretation and per-frame rescale apply to what `dicom-pixeldata` 0.10 (no default
+//! features; `jpeg` and `rle`) decodes from encapsulated data. Added clean build time of this
+//! crate: BUILD_TIME.
 
+mod frames;
 mod series;
 mod slice;
 
@@ -56,7 +70,7 @@ pub struct DicomOptions {
 pub struct ConvertedCase {
     pub case: String,
     pub file: PathBuf,
-    /// DICOM files (slices) it was made from.
+    /// Slices it was made from (files, or frames of multi-frame files).
     pub slices: usize,
     pub shape: [usize; 3],
     pub spacing: [f64; 3],
@@ -167,11 +181,16 @@ fn case_series(
         .collect())
 }
 
-/// Reads the files (in parallel) and groups them by series; the first unreadable file in
-/// name order is the error.
+/// Reads the files (in parallel) and groups their slices by series; the first unreadable
+/// file in name order is the error.
 fn read_series_files(dir: &Path, files: &[PathBuf]) -> Result<Vec<Series>> {
-    let read: Vec<Result<Slice>> = files.par_iter().map(|f| Slice::read(f)).collect();
-    let slices = read.into_iter().collect::<Result<Vec<_>>>()?;
+    let read: Vec<Result<Vec<Slice>>> = files.par_iter().map(|f| Slice::read(f)).collect();
+    let slices: Vec<Slice> = read
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     if slices.is_empty() {
         return Err(Error::invalid_file(dir, "no DICOM files found"));
     }
