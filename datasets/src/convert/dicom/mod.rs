@@ -12,8 +12,8 @@
 //! * values: RescaleSlope × stored value + RescaleIntercept (Hounsfield units for CT), written
 //!   as float32.
 //!
-//! **Multi-frame files** (Enhanced CT/MR, and plain multi-frame images with NumberOfFrames
-//! > 1): each frame is a slice, placed and rescaled by its own attributes
+//! **Multi-frame files** (Enhanced CT/MR, and plain multi-frame images with more than one
+//! frame, NumberOfFrames): each frame is a slice, placed and rescaled by its own attributes
 //! (`PerFrameFunctionalGroupsSequence`, falling back to `SharedFunctionalGroupsSequence`, then
 //! the top level: [`frames`]) and ordered along the normal with the other slices exactly as
 //! single-frame files are; a series may mix both.
