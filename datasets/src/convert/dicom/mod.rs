@@ -19,13 +19,14 @@
 //! single-frame files are; a series may mix both.
 //!
 //! **Compressed pixel data** is decoded by dicom-rs's `dicom-pixeldata` with its pure-Rust
-//! codecs: JPEG baseline (8-bit), extended and lossless (jpeg-decoder; 12-bit DCT JPEG is not
-//! supported by it and fails with its message), and RLE lossless. JPEG 2000, JPEG-LS, JPEG XL
-//! and the rest are refused naming the file and the transfer syntax, with the command that
-//! decompresses them: their dicom-rs codecs bind C libraries (OpenJPEG, CharLS) or, for
-//! JPEG 2000's pure-Rust port (`openjp2`), were not taken on here (a large build for a rare
-//! case in CT/MR segmentation data). A decoder error or panic on corrupt or truncated data is
-//! an error naming the file.
+//! codecs: JPEG baseline and extended with 8-bit samples, JPEG lossless up to 16 bits
+//! (jpeg-decoder, which refuses 12-bit DCT JPEG: an error naming the file), and RLE lossless.
+//! JPEG 2000, JPEG-LS, JPEG XL and the rest are refused naming the file and the transfer
+//! syntax, with the commands that decompress them. dicom-rs's JPEG-LS codec binds CharLS (a C++
+//! library); its JPEG 2000 codec binds OpenJPEG or uses a pure-Rust port (the `openjp2`
+//! feature), and its JPEG XL decoder is pure Rust (`jxl-oxide`): those two were not tried here
+//! for lack of time (their build cost and fixtures are still to do). A decoder error or panic
+//! on corrupt or truncated data is an error naming the file.
 //!
 //! Refused, naming the files: several series in one case (unless `split_series`: then series
 //! without any pixel data — SR, RTSTRUCT — are skipped, and when several image series remain,
