@@ -5,8 +5,9 @@
 //!   the same volume as single-frame files converts to; a plain multi-frame file is stacked by
 //!   SpacingBetweenSlices, and refused without it;
 //! * fixtures written by dcmtk (`fixtures/dicom_compressed/make_fixtures.py`): JPEG lossless,
-//!   RLE and an Enhanced CT RLE file read exactly as the uncompressed original; a truncated
-//!   JPEG stream, JPEG-LS and JPEG 2000 are refused naming the file and the transfer syntax.
+//!   RLE, an Enhanced CT RLE file and JPEG 2000 (pydicom with OpenJPEG) read exactly as the
+//!   uncompressed originals; a truncated JPEG stream, corrupt JPEG and JPEG 2000 streams,
+//!   JPEG-LS and JPEG XL are refused naming the file and the transfer syntax.
 
 #[path = "common/dicom_series.rs"]
 mod dicom_series;
@@ -151,6 +152,12 @@ fn compressed_series_read_exactly_as_the_uncompressed_original() {
         assert_eq!(image.channels, native.channels, "{name}");
         assert_eq!(image.geometry, native.geometry, "{name}");
     }
+    // JPEG 2000 (pure-Rust openjp2): a 32 × 32 series, as OpenJPEG's encoder needs
+    let native_32 = read_dicom_series(&fixture("native_32")).unwrap();
+    assert_eq!(native_32.shape, [2, 32, 32]);
+    let jpeg2000 = read_dicom_series(&fixture("jpeg2000")).unwrap();
+    assert_eq!(jpeg2000.channels, native_32.channels);
+    assert_eq!(jpeg2000.geometry, native_32.geometry);
     // and through the converter
     let root = tempfile::tempdir().unwrap();
     let cases = convert_dicom(&fixture("rle"), root.path(), &DicomOptions::default()).unwrap();
@@ -187,11 +194,12 @@ fn corrupt_and_unsupported_compressed_data_are_refused_naming_the_file() {
         "{err}"
     );
 
-    // written here: a JPEG 2000 file (not supported) and a JPEG baseline file whose stream is
-    // only a start and an end marker (corrupt)
+    // written here: a JPEG 2000 and a JPEG baseline file whose stream is only a JPEG start
+    // and end marker (corrupt), and a JPEG XL file (not supported)
     for (ts, expected) in [
-        (uids::JPEG2000, "not supported"),
+        (uids::JPEG2000, "cannot decode"),
         (uids::JPEG_BASELINE8_BIT, "cannot decode"),
+        (uids::JPEGXL_LOSSLESS, "not supported"),
     ] {
         let volume = axial_mr();
         let (_root, case, files) = case_with(&volume);

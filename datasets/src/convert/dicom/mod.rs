@@ -20,13 +20,13 @@
 //!
 //! **Compressed pixel data** is decoded by dicom-rs's `dicom-pixeldata` with its pure-Rust
 //! codecs: JPEG baseline and extended with 8-bit samples, JPEG lossless up to 16 bits
-//! (jpeg-decoder, which refuses 12-bit DCT JPEG: an error naming the file), and RLE lossless.
-//! JPEG 2000, JPEG-LS, JPEG XL and the rest are refused naming the file and the transfer
-//! syntax, with the commands that decompress them. dicom-rs's JPEG-LS codec binds CharLS (a C++
-//! library); its JPEG 2000 codec binds OpenJPEG or uses a pure-Rust port (the `openjp2`
-//! feature), and its JPEG XL decoder is pure Rust (`jxl-oxide`): those two were not tried here
-//! for lack of time (their build cost and fixtures are still to do). A decoder error or panic
-//! on corrupt or truncated data is an error naming the file.
+//! (jpeg-decoder, which refuses 12-bit DCT JPEG: an error naming the file), RLE lossless, and
+//! JPEG 2000 (lossless and lossy, through `jpeg2k` on `openjp2`, the pure-Rust port of
+//! OpenJPEG: no system library). JPEG-LS, JPEG XL and the rest are refused naming the file and
+//! the transfer syntax, with the commands that decompress them: dicom-rs's JPEG-LS codec binds
+//! CharLS (a C++ library); its JPEG XL decoder is pure Rust (`jxl-oxide`) but was not tried
+//! here for lack of time. A decoder error or panic on corrupt or truncated data is an error
+//! naming the file.
 //!
 //! Refused, naming the files: several series in one case (unless `split_series`: then series
 //! without any pixel data — SR, RTSTRUCT — are skipped, and when several image series remain,
@@ -40,13 +40,15 @@
 //! explicit VR big endian; BitsAllocated 8/16/32, BitsStored/HighBit masking, signed samples —
 //! are read in [`slice`] without a copy of the whole file per frame, and the same sample
 //! interpretation and per-frame rescale apply to what `dicom-pixeldata` 0.10 (no default
-//! features; `jpeg` and `rle`) decodes from encapsulated data. Added clean build time of this
-//! crate (`cargo build --release -p nnunet-datasets --timings`, on the shared, loaded 2-core
-//! development machine): two new compile units, dicom-pixeldata 8.9 s and jpeg-encoder 2.1 s
-//! (≈ 11 s of CPU; off the critical path: dicom-pixeldata was done at 352 s, nnunet-datasets
-//! waited for torch-sys's build script and nnunet-core until 693 s); jpeg-decoder,
-//! snafu, byteorder and num-traits were in the build already, and the JPEG and RLE adapters
-//! compile inside dicom-transfer-syntax-registry (27 s with them, which the build had too).
+//! features; `jpeg`, `rle`, `openjp2`) decodes from encapsulated data. Added clean build
+//! time of this crate (`cargo build --release -p nnunet-datasets --timings`, on the shared,
+//! loaded 2-core development machine), all in new compile units that the crate waits for:
+//! JPEG and RLE — dicom-pixeldata 8.9 s and jpeg-encoder 2.1 s (jpeg-decoder, snafu, byteorder
+//! and num-traits were in the build already; the adapters compile inside
+//! dicom-transfer-syntax-registry, 27–29 s with them, which the build had too); JPEG 2000 —
+//! openjp2 21.8 s, sprintf 5.5 s, jpeg2k 4.3 s. About 43 s of CPU in all, off the critical
+//! path of a clean build: there dicom-pixeldata was done at 352 s, while nnunet-datasets waited
+//! for torch-sys's build script and nnunet-core until 693 s.
 
 mod frames;
 mod series;

@@ -188,8 +188,8 @@ impl Slice {
         if !registered.is_some_and(|ts| ts.can_decode_all()) {
             return Err(self.error(format!(
                 "compressed pixel data in {described}, which is not supported (JPEG baseline, \
-                 extended and lossless and RLE lossless are): decompress the series first \
-                 (e.g. `gdcmconv --raw` or dcmtk's `dcmdjpeg`, `dcmdjpls`)"
+                 extended and lossless, RLE lossless and JPEG 2000 are): decompress the series \
+                 first (e.g. `gdcmconv --raw` or dcmtk's `dcmdjpls`)"
             )));
         }
         let corrupt = |why: String| {
