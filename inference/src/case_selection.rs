@@ -3,9 +3,9 @@
 //! cases already finished when continuing (`--continue-prediction`).
 //!
 //! A case is finished when its segmentation exists (and, when probabilities are saved, its
-//! `.npz` too). Outputs are written atomically (`nnunet_core::atomic`) and the segmentation
-//! before the probabilities, so an existing file is always complete and a case interrupted
-//! between the two is predicted again.
+//! `.npz` and the `.npz.json` sidecar written after it too). Outputs are written atomically
+//! (`nnunet_core::atomic`) and the segmentation before the probabilities, so an existing file
+//! is always complete and a case interrupted between them is predicted again.
 
 use crate::predict::InputCase;
 use nnunet_core::{Error, Result};
@@ -49,7 +49,10 @@ pub fn select(
     let parts = selection.num_parts.max(1);
     let finished = |case: &InputCase| {
         output.join(format!("{}{file_ending}", case.id)).is_file()
-            && (!save_probabilities || output.join(format!("{}.npz", case.id)).is_file())
+            && (!save_probabilities || {
+                let (npz, sidecar) = crate::probabilities::probability_paths(output, &case.id);
+                npz.is_file() && sidecar.is_file()
+            })
     };
     Ok(cases
         .into_iter()
@@ -95,6 +98,8 @@ mod tests {
         // Without its probabilities, a case saved with --save-probabilities is not finished.
         assert_eq!(ids(&part(0, true, true)), ["case_0", "case_2", "case_4"]);
         std::fs::write(out.join("case_2.npz"), b"").unwrap();
+        assert_eq!(ids(&part(0, true, true)), ["case_0", "case_2", "case_4"]);
+        std::fs::write(out.join("case_2.npz.json"), b"").unwrap();
         assert_eq!(ids(&part(0, true, true)), ["case_0", "case_4"]);
         let bad = Selection {
             num_parts: 2,

@@ -2,19 +2,20 @@
 //! probabilities (`<case>.npz`, [`crate::probabilities`]) of several prediction folders are
 //! averaged case by case, turned into labels (argmax, or region painting for region-based
 //! datasets, [`crate::label_handling`]) and written in the dataset's file format on the grid of
-//! the first folder's `<case>.json`; with `save_probabilities` the averaged probabilities are
+//! the first folder's `<case>.npz.json`; with `save_probabilities` the averaged probabilities are
 //! written too. `dataset.json` is copied into the output, as nnU-Net does.
 //!
 //! Every input must hold the same cases (nnU-Net asserts the same); a case missing from one
 //! input is an error naming that folder.
 //!
-//! A folder written by nnU-Net has `<case>.pkl` instead of our `<case>.json`; there the grid is
+//! A folder written by nnU-Net has `<case>.pkl` instead of our `<case>.npz.json`; there the grid is
 //! taken from the segmentation `<case><file_ending>` beside the npz, so nnU-Net's prediction
 //! folders can be ensembled too.
 
 use crate::label_handling::LabelHandling;
 use crate::probabilities::{
-    LabelGrid, SavedProbabilities, read_probabilities, read_probability_array, write_probabilities,
+    LabelGrid, SavedProbabilities, check_shape, read_probabilities, read_probability_array,
+    read_saved_grid, write_probabilities,
 };
 use nnunet_core::tch::{Device, Kind};
 use nnunet_core::{DatasetDescriptor, Error, Result, atomic};
@@ -76,31 +77,22 @@ pub fn common_cases(inputs: &[PathBuf]) -> Result<Vec<String>> {
     Ok(all.into_iter().collect())
 }
 
-/// `<case>.npz` of `folder` with its grid: from our `<case>.json`, else (a folder nnU-Net
-/// wrote) from the label map `<case><file_ending>` beside it.
+/// `<case>.npz` of `folder` with its grid: from our sidecar
+/// ([`crate::probabilities::read_saved_grid`]), else (a folder nnU-Net wrote) from the label
+/// map `<case><file_ending>` beside it.
 fn read_with_grid(folder: &Path, case: &str, file_ending: &str) -> Result<SavedProbabilities> {
     let npz = folder.join(format!("{case}.npz"));
     let segmentation = folder.join(format!("{case}{file_ending}"));
-    if npz.with_extension("json").is_file() || !segmentation.is_file() {
+    if !segmentation.is_file() || read_saved_grid(&npz)?.is_some() {
         return read_probabilities(&npz);
     }
     let label = nnunet_datasets::io::read_label(&segmentation)?;
     let probabilities = read_probability_array(&npz)?;
-    let expected: Vec<i64> = label.shape.iter().map(|&s| s as i64).collect();
-    if probabilities.size()[1..] != expected[..] {
-        return Err(Error::invalid_file(
-            &npz,
-            format!(
-                "probabilities of shape {:?} do not match {} of shape {:?}",
-                probabilities.size(),
-                segmentation.display(),
-                label.shape
-            ),
-        ));
-    }
+    let grid = LabelGrid::of(&label);
+    check_shape(&npz, &probabilities, &grid, &segmentation)?;
     Ok(SavedProbabilities {
         probabilities,
-        grid: LabelGrid::of(&label),
+        grid,
     })
 }
 
@@ -275,7 +267,7 @@ mod tests {
         write_probabilities(&ours, "case_1", &p, &grid()).unwrap();
         // nnU-Net's folder: the npz, its segmentation, and a .pkl we do not read.
         write_probabilities(&theirs, "case_1", &p, &grid()).unwrap();
-        std::fs::remove_file(theirs.join("case_1.json")).unwrap();
+        std::fs::remove_file(theirs.join("case_1.npz.json")).unwrap();
         std::fs::write(theirs.join("case_1.pkl"), b"pickle").unwrap();
         let label = grid().label_map(vec![1, 2, 0, 0]);
         nnunet_datasets::io::write_label(&theirs.join("case_1.nii.gz"), &label).unwrap();
@@ -289,6 +281,6 @@ mod tests {
         let err = ensemble_folders(&[theirs], &out, &dataset(), false)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("case_1.json"), "{err}");
+        assert!(err.contains("case_1.npz.json"), "{err}");
     }
 }

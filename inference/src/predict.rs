@@ -246,7 +246,7 @@ pub fn input_cases(folder: &Path, file_ending: &str) -> Result<Vec<InputCase>> {
 /// How to predict a folder.
 #[derive(Clone, Debug, Default)]
 pub struct FolderOptions {
-    /// Also write `<case>.npz` + `<case>.json` ([`crate::probabilities`]).
+    /// Also write `<case>.npz` + `<case>.npz.json` ([`crate::probabilities`]).
     pub save_probabilities: bool,
     /// Folder with the previous stage's segmentations (`<case><file_ending>`); required for a
     /// cascade configuration, refused otherwise.

@@ -5,8 +5,12 @@
 //! nnU-Net's `nnUNetv2_ensemble` read our files and we read theirs.
 //!
 //! Deviation: nnU-Net also writes `<case>.pkl`, a pickle of the case's properties. We write
-//! `<case>.json` instead ([`LabelGrid`]: array shape, spacing, origin, direction, the 2D flag
-//! and the source file's header), which is what writing the label map of an ensemble needs.
+//! `<case>.npz.json` instead ([`LabelGrid`]: array shape, spacing, origin, direction, the 2D
+//! flag and the source file's header), which is what writing the label map of an ensemble
+//! needs; [`sidecar_path`] is the one place its name comes from. It is named after the npz, not
+//! the case, because `<case>.json` is the spacing sidecar of a 3D TIFF segmentation
+//! (nnU-Net's `Tiff3DIO`) in the same folder. Folders written before read on: an old
+//! `<case>.json` is still read when it is ours (its `format`) and `<case>.npz.json` is absent.
 //!
 //! The npz is written with `ndarray-npy` (deflate-compressed, as `np.savez_compressed`) into
 //! memory, then to disk atomically ([`nnunet_core::atomic`]).
@@ -56,7 +60,8 @@ impl LabelGrid {
     }
 }
 
-/// `<case>.json`: the grid, with the source header as base64 (it is not serialised by core).
+/// `<case>.npz.json`: the grid, with the source header as base64 (it is not serialised by
+/// core).
 #[derive(Serialize, Deserialize)]
 struct Sidecar {
     format: String,
@@ -75,16 +80,27 @@ pub struct SavedProbabilities {
     pub grid: LabelGrid,
 }
 
-/// The npz and json paths of `case` in `dir`.
+/// The npz and sidecar paths of `case` in `dir`: `<case>.npz`, `<case>.npz.json`.
 pub fn probability_paths(dir: &Path, case: &str) -> (PathBuf, PathBuf) {
-    (
-        dir.join(format!("{case}.npz")),
-        dir.join(format!("{case}.json")),
-    )
+    let npz = dir.join(format!("{case}.npz"));
+    let json = sidecar_path(&npz);
+    (npz, json)
+}
+
+/// The geometry sidecar of a probability file: `<case>.npz` → `<case>.npz.json`.
+pub fn sidecar_path(npz: &Path) -> PathBuf {
+    let mut name = npz.file_name().unwrap_or_default().to_os_string();
+    name.push(".json");
+    npz.with_file_name(name)
+}
+
+/// The sidecar name of earlier versions, `<case>.json`: read only when it is ours.
+fn legacy_sidecar_path(npz: &Path) -> PathBuf {
+    npz.with_extension("json")
 }
 
 /// Writes `probabilities` `(C, z, y, x)` (any device and float kind; stored as float32) as
-/// `dir/<case>.npz` and the grid as `dir/<case>.json`; returns the npz path.
+/// `dir/<case>.npz` and the grid as `dir/<case>.npz.json`; returns the npz path.
 pub fn write_probabilities(
     dir: &Path,
     case: &str,
@@ -166,54 +182,88 @@ pub fn read_probability_array(npz: &Path) -> Result<Tensor> {
     Ok(Tensor::from_slice(&values).view(shape.as_slice()))
 }
 
-/// Reads `<case>.npz` and the `<case>.json` beside it.
+/// The grid saved beside `npz`, and the file it came from: `<case>.npz.json`, else an older
+/// `<case>.json` when it is ours (a 3D TIFF's spacing sidecar or another file of that name is
+/// not); `None` when there is neither.
+pub fn read_saved_grid(npz: &Path) -> Result<Option<(LabelGrid, PathBuf)>> {
+    let json = sidecar_path(npz);
+    if json.is_file() {
+        let sidecar: Sidecar = atomic::read_json(&json)?;
+        if sidecar.format != SIDECAR_FORMAT {
+            return Err(Error::invalid_file(
+                &json,
+                format!("format {:?}, expected {SIDECAR_FORMAT:?}", sidecar.format),
+            ));
+        }
+        return Ok(Some((grid_of(sidecar, &json)?, json)));
+    }
+    let legacy = legacy_sidecar_path(npz);
+    let ours = std::fs::read(&legacy)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Sidecar>(&bytes).ok())
+        .filter(|s| s.format == SIDECAR_FORMAT);
+    match ours {
+        Some(sidecar) => Ok(Some((grid_of(sidecar, &legacy)?, legacy))),
+        None => Ok(None),
+    }
+}
+
+fn grid_of(sidecar: Sidecar, json: &Path) -> Result<LabelGrid> {
+    let mut geometry = sidecar.geometry;
+    if let Some(header) = sidecar.source_header {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(header)
+            .map_err(|e| Error::invalid_file(json, format!("source_header: {e}")))?;
+        geometry.source_header = Some(Arc::new(bytes));
+    }
+    Ok(LabelGrid {
+        shape: sidecar.shape,
+        geometry,
+        is_2d: sidecar.is_2d,
+    })
+}
+
+/// Refuses probabilities `(C, z, y, x)` whose `(z, y, x)` is not `grid`'s; `source` names
+/// where the grid came from.
+pub fn check_shape(
+    npz: &Path,
+    probabilities: &Tensor,
+    grid: &LabelGrid,
+    source: &Path,
+) -> Result<()> {
+    let expected: Vec<i64> = grid.shape.iter().map(|&s| s as i64).collect();
+    if probabilities.size()[1..] != expected[..] {
+        return Err(Error::invalid_file(
+            npz,
+            format!(
+                "probabilities of shape {:?} do not match the shape {:?} of {}",
+                probabilities.size(),
+                grid.shape,
+                source.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `<case>.npz` and its sidecar ([`read_saved_grid`]).
 pub fn read_probabilities(npz: &Path) -> Result<SavedProbabilities> {
-    let json = npz.with_extension("json");
-    if !json.is_file() {
+    let Some((grid, json)) = read_saved_grid(npz)? else {
         return Err(Error::invalid_file(
             npz,
             format!(
                 "{} is missing: nnunet-rs needs it to write the label map (nnU-Net's .pkl \
                  properties are not read; `nnunet ensemble` also takes the grid from the \
                  segmentation file beside the npz)",
-                json.display()
+                sidecar_path(npz).display()
             ),
         ));
-    }
-    let sidecar: Sidecar = atomic::read_json(&json)?;
-    if sidecar.format != SIDECAR_FORMAT {
-        return Err(Error::invalid_file(
-            &json,
-            format!("format {:?}, expected {SIDECAR_FORMAT:?}", sidecar.format),
-        ));
-    }
-    let mut geometry = sidecar.geometry;
-    if let Some(header) = sidecar.source_header {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(header)
-            .map_err(|e| Error::invalid_file(&json, format!("source_header: {e}")))?;
-        geometry.source_header = Some(Arc::new(bytes));
-    }
+    };
     let probabilities = read_probability_array(npz)?;
-    let expected: Vec<i64> = sidecar.shape.iter().map(|&s| s as i64).collect();
-    if probabilities.size()[1..] != expected[..] {
-        return Err(Error::invalid_file(
-            npz,
-            format!(
-                "probabilities of shape {:?} do not match the shape {:?} in {}",
-                probabilities.size(),
-                sidecar.shape,
-                json.display()
-            ),
-        ));
-    }
+    check_shape(npz, &probabilities, &grid, &json)?;
     Ok(SavedProbabilities {
         probabilities,
-        grid: LabelGrid {
-            shape: sidecar.shape,
-            geometry,
-            is_2d: sidecar.is_2d,
-        },
+        grid,
     })
 }
 
@@ -240,7 +290,7 @@ mod tests {
         let probs = Tensor::rand([3, 2, 3, 4], (Kind::Float, Device::Cpu));
         let path = write_probabilities(dir.path(), "case_001", &probs, &grid()).unwrap();
         assert_eq!(path, dir.path().join("case_001.npz"));
-        assert!(dir.path().join("case_001.json").is_file());
+        assert!(dir.path().join("case_001.npz.json").is_file());
         let back = read_probabilities(&path).unwrap();
         assert_eq!(back.probabilities.size(), [3, 2, 3, 4]);
         assert!(back.probabilities.equal(&probs));
@@ -266,11 +316,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let probs = Tensor::rand([2, 2, 3, 4], (Kind::Float, Device::Cpu));
         let path = write_probabilities(dir.path(), "c", &probs, &grid()).unwrap();
-        std::fs::remove_file(dir.path().join("c.json")).unwrap();
+        std::fs::remove_file(dir.path().join("c.npz.json")).unwrap();
         let err = read_probabilities(&path).unwrap_err().to_string();
-        assert!(err.contains("c.json"), "{err}");
+        assert!(err.contains("c.npz.json"), "{err}");
         // The array alone still reads.
         assert!(read_probability_array(&path).unwrap().equal(&probs));
+    }
+
+    #[test]
+    fn an_old_sidecar_is_read_when_it_is_ours_and_a_tiff_sidecar_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let probs = Tensor::rand([2, 2, 3, 4], (Kind::Float, Device::Cpu));
+        let path = write_probabilities(dir.path(), "c", &probs, &grid()).unwrap();
+        assert_eq!(sidecar_path(&path), dir.path().join("c.npz.json"));
+        // as earlier versions named it
+        std::fs::rename(dir.path().join("c.npz.json"), dir.path().join("c.json")).unwrap();
+        let back = read_probabilities(&path).unwrap();
+        assert_eq!(back.grid, grid());
+        // a 3D TIFF's spacing sidecar of that name is not ours: the new name is missing
+        std::fs::write(
+            dir.path().join("c.json"),
+            br#"{"spacing": [3.0, 0.5, 0.25]}"#,
+        )
+        .unwrap();
+        assert!(read_saved_grid(&path).unwrap().is_none());
+        let err = read_probabilities(&path).unwrap_err().to_string();
+        assert!(err.contains("c.npz.json"), "{err}");
+        // the new sidecar wins over an old one
+        write_probabilities(dir.path(), "c", &probs, &grid()).unwrap();
+        assert_eq!(
+            read_saved_grid(&path).unwrap().unwrap().1,
+            dir.path().join("c.npz.json")
+        );
     }
 
     /// numpy reads our file: right key, shape, dtype and values (skipped without the venv).

@@ -13,7 +13,7 @@
 //! extra channels, as nnU-Net does.
 //!
 //! With `save_probabilities` (nnU-Net's `--npz`), each case's probabilities are also written as
-//! `<case>.npz` (+ `<case>.json`) beside its label map ([`crate::probabilities`]), which
+//! `<case>.npz` (+ `<case>.npz.json`) beside its label map ([`crate::probabilities`]), which
 //! ensembling configurations in `find-best` needs.
 
 use crate::evaluation::{self, Summary};

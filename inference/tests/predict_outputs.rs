@@ -1,7 +1,9 @@
 //! `predict_folder` end to end with a tiny, randomly initialised PlainConvUNet: saved
 //! probabilities beside the segmentations (shape, sums, argmax = label map, geometry), the
 //! cascade's previous-stage input (refused without it, a missing case named), and ensembling
-//! the saved probabilities of two prediction folders.
+//! the saved probabilities of two prediction folders — also of a 3D TIFF dataset, whose
+//! segmentations' spacing sidecars (`CASE.json`, nnU-Net's `Tiff3DIO`) the probability
+//! sidecars (`CASE.npz.json`) leave alone.
 
 use nnunet_core::tch::{Device, Kind, Tensor, nn::VarStore};
 use nnunet_core::{
@@ -210,6 +212,107 @@ fn saved_probabilities_match_the_segmentations_and_ensemble() {
     let got = nnunet_datasets::io::read_label(&merged.join("case_001.nii.gz")).unwrap();
     assert!(expected.equal(&Tensor::from_slice(&got.data)));
     assert_eq!(got.geometry, geometry());
+}
+
+/// Two cases `case_00{0,1}_0000.tif` (3D TIFF with its spacing sidecar `case_00k.json`): the
+/// centre of two 3D phantoms of `nnunet demo-data`, cropped to `SHAPE`.
+fn tiff_inputs(root: &Path) -> (PathBuf, [f64; 3]) {
+    use nnunet_datasets::phantom::{Dim, phantom_case, phantom_grid};
+    let dir = root.join("input_tif");
+    let (full, spacing) = phantom_grid(Dim::Three);
+    let start: [usize; 3] = std::array::from_fn(|a| (full[a] - SHAPE[a]) / 2);
+    for k in 0..2 {
+        let (phantom, _) = phantom_case(Dim::Three, 1234, k);
+        let mut data = Vec::new();
+        for z in 0..SHAPE[0] {
+            for y in 0..SHAPE[1] {
+                let row = ((start[0] + z) * full[1] + start[1] + y) * full[2] + start[2];
+                data.extend_from_slice(&phantom.channels[0][row..row + SHAPE[2]]);
+            }
+        }
+        let image = Image {
+            shape: SHAPE,
+            channels: vec![data],
+            geometry: Geometry {
+                spacing,
+                ..Default::default()
+            },
+            is_2d: false,
+        };
+        nnunet_datasets::io::write_image(&dir.join(format!("case_00{k}_0000.tif")), &image)
+            .unwrap();
+    }
+    (dir, spacing)
+}
+
+/// The spacing in a 3D TIFF's sidecar, as nnU-Net's `Tiff3DIO` reads it.
+fn tiff_sidecar_spacing(path: &Path) -> Vec<f64> {
+    let sidecar: serde_json::Value = atomic::read_json(path).unwrap();
+    serde_json::from_value(sidecar["spacing"].clone())
+        .unwrap_or_else(|_| panic!("{}: no spacing in {sidecar}", path.display()))
+}
+
+#[test]
+fn tiff_predictions_keep_their_spacing_sidecars_beside_saved_probabilities() {
+    let root = tempfile::tempdir().unwrap();
+    let (input, spacing) = tiff_inputs(root.path());
+    let tif_dataset = DatasetDescriptor {
+        file_ending: ".tif".into(),
+        ..dataset()
+    };
+    let mut outputs = Vec::new();
+    for seed in [1, 2] {
+        let dir = model_dir(root.path(), "3d_fullres", 1, seed);
+        atomic::write_json(&dir.join("dataset.json"), &tif_dataset).unwrap();
+        let model = load(&dir, "3d_fullres");
+        let out = root.path().join(format!("pred_tif_{seed}"));
+        let options = FolderOptions {
+            save_probabilities: true,
+            ..Default::default()
+        };
+        let written = predict_folder(&model, &input, &out, &options).unwrap();
+        assert_eq!(written.len(), 2);
+        for case in ["case_000", "case_001"] {
+            assert_eq!(
+                out.join(format!("{case}.tif")),
+                written[case.ends_with('1') as usize]
+            );
+            let sidecar = out.join(format!("{case}.json"));
+            assert_eq!(
+                tiff_sidecar_spacing(&sidecar),
+                spacing,
+                "{}",
+                sidecar.display()
+            );
+            assert!(out.join(format!("{case}.npz.json")).is_file());
+            let seg = nnunet_datasets::io::read_label(&out.join(format!("{case}.tif"))).unwrap();
+            assert_eq!(seg.shape, SHAPE);
+            assert_eq!(seg.geometry.spacing, spacing);
+            let saved = read_probabilities(&out.join(format!("{case}.npz"))).unwrap();
+            assert_eq!(saved.probabilities.size(), [3, 4, 12, 14]);
+            assert_eq!(saved.grid.shape, SHAPE);
+            assert_eq!(saved.grid.geometry.spacing, spacing);
+            let argmax = saved.probabilities.argmax(0, false).to_kind(Kind::Int16);
+            assert!(argmax.flatten(0, -1).equal(&Tensor::from_slice(&seg.data)));
+        }
+        outputs.push(out);
+    }
+    let merged = root.path().join("ensemble_tif");
+    let written = ensemble_folders(&outputs, &merged, &tif_dataset, true).unwrap();
+    assert_eq!(
+        written,
+        [merged.join("case_000.tif"), merged.join("case_001.tif")]
+    );
+    let a = read_probabilities(&outputs[0].join("case_001.npz")).unwrap();
+    let b = read_probabilities(&outputs[1].join("case_001.npz")).unwrap();
+    let average = (a.probabilities + b.probabilities) / 2.0;
+    let expected = average.argmax(0, false).to_kind(Kind::Int16).flatten(0, -1);
+    let got = nnunet_datasets::io::read_label(&merged.join("case_001.tif")).unwrap();
+    assert!(expected.equal(&Tensor::from_slice(&got.data)));
+    assert_eq!(got.geometry.spacing, spacing);
+    assert_eq!(tiff_sidecar_spacing(&merged.join("case_001.json")), spacing);
+    let saved = read_probabilities(&merged.join("case_001.npz")).unwrap();
+    assert!(saved.probabilities.allclose(&average, 1e-6, 1e-6, false));
 }
 
 /// A bfloat16 network (parameters and activations) predicts probabilities within a few

@@ -15,7 +15,7 @@ pub struct EnsembleArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub dataset: super::DatasetChoice,
-    /// Also write the averaged probabilities (CASE.npz + CASE.json).
+    /// Also write the averaged probabilities (CASE.npz + CASE.npz.json).
     #[arg(long)]
     pub save_probabilities: bool,
 }

@@ -48,7 +48,7 @@ pub struct PredictArgs {
     /// Disable mirroring test-time augmentation.
     #[arg(long)]
     pub no_tta: bool,
-    /// Also write each case's probabilities (CASE.npz, as nnU-Net, plus CASE.json with the
+    /// Also write each case's probabilities (CASE.npz, as nnU-Net, plus CASE.npz.json with the
     /// geometry) for `nnunet ensemble`.
     #[arg(long)]
     pub save_probabilities: bool,

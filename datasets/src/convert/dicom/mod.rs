@@ -12,23 +12,45 @@
 //! * values: RescaleSlope × stored value + RescaleIntercept (Hounsfield units for CT), written
 //!   as float32.
 //!
+//! **Multi-frame files** (Enhanced CT/MR, and plain multi-frame images with more than one
+//! frame, NumberOfFrames): each frame is a slice, placed and rescaled by its own attributes
+//! (`PerFrameFunctionalGroupsSequence`, falling back to `SharedFunctionalGroupsSequence`, then
+//! the top level: [`frames`]) and ordered along the normal with the other slices exactly as
+//! single-frame files are; a series may mix both.
+//!
+//! **Compressed pixel data** is decoded by dicom-rs's `dicom-pixeldata` with its pure-Rust
+//! codecs: JPEG baseline and extended with 8-bit samples, JPEG lossless up to 16 bits
+//! (jpeg-decoder, which refuses 12-bit DCT JPEG: an error naming the file), RLE lossless, and
+//! JPEG 2000 (lossless and lossy, through `jpeg2k` on `openjp2`, the pure-Rust port of
+//! OpenJPEG: no system library). JPEG-LS, JPEG XL and the rest are refused naming the file and
+//! the transfer syntax, with the commands that decompress them: dicom-rs's JPEG-LS codec binds
+//! CharLS (a C++ library); its JPEG XL decoder is pure Rust (`jxl-oxide`) but was not tried
+//! here for lack of time. A decoder error or panic on corrupt or truncated data is an error
+//! naming the file.
+//!
 //! Refused, naming the files: several series in one case (unless `split_series`: then series
 //! without any pixel data — SR, RTSTRUCT — are skipped, and when several image series remain,
-//! each becomes its own case `CASE_sN`, N its SeriesNumber), files without pixel data or ImagePositionPatient, differing orientations,
-//! pixel spacings or sizes, two slices at one position, uneven gaps (a missing slice) and
-//! stacks not along the normal (gantry tilt), multi-frame and colour images, compressed
-//! pixel data.
+//! each becomes its own case `CASE_sN`, N its SeriesNumber), files without pixel data or
+//! ImagePositionPatient, differing orientations, pixel spacings or sizes, two slices at one
+//! position, uneven gaps (a missing slice) and stacks not along the normal (gantry tilt),
+//! colour images, multi-frame files whose frames cannot be placed.
 //!
 //! **Crates.** dicom-rs's `dicom-object` 0.10 (no default features) parses the files, in every
-//! uncompressed transfer syntax: implicit and explicit VR little endian, explicit VR big
-//! endian. `dicom-pixeldata` is not used: with its default features it adds the native JPEG
-//! and RLE codecs (jpeg-decoder, jpeg-encoder) and flate2 to the build, and without them it
-//! decodes exactly what this module decodes in a few lines (native samples: BitsAllocated
-//! 8/16/32, BitsStored/HighBit masking, signed samples), while the rescale must be applied per
-//! slice here anyway. CT/MR series for segmentation are nearly always native; compressed ones
-//! (JPEG, JPEG 2000, RLE) are refused with the command that decompresses them. Enabling
-//! `dicom-pixeldata`'s `native` feature would be the way to read JPEG lossless and RLE series.
+//! transfer syntax; native (uncompressed) samples — implicit and explicit VR little endian,
+//! explicit VR big endian; BitsAllocated 8/16/32, BitsStored/HighBit masking, signed samples —
+//! are read in [`slice`] without a copy of the whole file per frame, and the same sample
+//! interpretation and per-frame rescale apply to what `dicom-pixeldata` 0.10 (no default
+//! features; `jpeg`, `rle`, `openjp2`) decodes from encapsulated data. Added clean build
+//! time of this crate (`cargo build --release -p nnunet-datasets --timings`, on the shared,
+//! loaded 2-core development machine), all in new compile units that the crate waits for:
+//! JPEG and RLE — dicom-pixeldata 8.9 s and jpeg-encoder 2.1 s (jpeg-decoder, snafu, byteorder
+//! and num-traits were in the build already; the adapters compile inside
+//! dicom-transfer-syntax-registry, 27–29 s with them, which the build had too); JPEG 2000 —
+//! openjp2 21.8 s, sprintf 5.5 s, jpeg2k 4.3 s. About 43 s of CPU in all, off the critical
+//! path of a clean build: there dicom-pixeldata was done at 352 s, while nnunet-datasets waited
+//! for torch-sys's build script and nnunet-core until 693 s.
 
+mod frames;
 mod series;
 mod slice;
 
@@ -56,7 +78,7 @@ pub struct DicomOptions {
 pub struct ConvertedCase {
     pub case: String,
     pub file: PathBuf,
-    /// DICOM files (slices) it was made from.
+    /// Slices it was made from (files, or frames of multi-frame files).
     pub slices: usize,
     pub shape: [usize; 3],
     pub spacing: [f64; 3],
@@ -167,11 +189,16 @@ fn case_series(
         .collect())
 }
 
-/// Reads the files (in parallel) and groups them by series; the first unreadable file in
-/// name order is the error.
+/// Reads the files (in parallel) and groups their slices by series; the first unreadable
+/// file in name order is the error.
 fn read_series_files(dir: &Path, files: &[PathBuf]) -> Result<Vec<Series>> {
-    let read: Vec<Result<Slice>> = files.par_iter().map(|f| Slice::read(f)).collect();
-    let slices = read.into_iter().collect::<Result<Vec<_>>>()?;
+    let read: Vec<Result<Vec<Slice>>> = files.par_iter().map(|f| Slice::read(f)).collect();
+    let slices: Vec<Slice> = read
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     if slices.is_empty() {
         return Err(Error::invalid_file(dir, "no DICOM files found"));
     }

@@ -1,9 +1,10 @@
-//! A DICOM series as one volume: files grouped by SeriesInstanceUID ([`group`]), slices ordered
+//! A DICOM series as one volume: slices (files, or frames of multi-frame files) grouped by
+//! SeriesInstanceUID ([`group`]), slices ordered
 //! along the slice normal and checked for a consistent grid, then stacked into an [`Image`]
 //! with the geometry SimpleITK's `ImageSeriesReader` reports ([`Series::into_image`]).
 
 use super::slice::Slice;
-use nnunet_core::{Error, Geometry, Image, Result};
+use nnunet_core::{Geometry, Image, Result};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,7 @@ const SAME_TOLERANCE: f64 = 1e-4;
 /// (positions are written as decimal strings, often rounded to 0.01 mm).
 const GAP_TOLERANCE: f64 = 0.01;
 
-/// The files of one series.
+/// The slices of one series.
 pub struct Series {
     pub uid: String,
     pub number: Option<i64>,
@@ -49,9 +50,10 @@ pub fn group(slices: Vec<Slice>) -> Vec<Series> {
     series
 }
 
-/// `a.dcm, b.dcm, … (N files)`: a few file names relative to `root`.
+/// `a.dcm, b.dcm, … (N files)`: a few file names relative to `root` (each file once).
 pub fn name_files<'a>(root: &Path, files: impl IntoIterator<Item = &'a Path>) -> String {
-    let files: Vec<&Path> = files.into_iter().collect();
+    let mut files: Vec<&Path> = files.into_iter().collect();
+    files.dedup();
     let shown: Vec<String> = files
         .iter()
         .take(3)
@@ -64,11 +66,11 @@ pub fn name_files<'a>(root: &Path, files: impl IntoIterator<Item = &'a Path>) ->
 }
 
 impl Series {
-    /// `series 1.2.3 (#4 "AX T1", 40 files: a.dcm, b.dcm, …)`.
+    /// `series 1.2.3 (#4 "AX T1", 40 slices: a.dcm, b.dcm, …)`.
     pub fn describe(&self, root: &Path) -> String {
         let number = self.number.map(|n| format!("#{n} ")).unwrap_or_default();
         format!(
-            "series {} ({number}{:?}, {} files: {})",
+            "series {} ({number}{:?}, {} slices: {})",
             self.uid,
             self.description,
             self.slices.len(),
@@ -85,7 +87,7 @@ impl Series {
     /// Stacks the slices into one volume `(z, y, x)`, z along the slice normal
     /// (row × column direction), ascending; refuses what does not form one regular grid.
     pub fn into_image(self, root: &Path) -> Result<Image> {
-        let refuse = |slice: &Slice, message: String| Error::invalid_file(&slice.path, message);
+        let refuse = |slice: &Slice, message: String| slice.error(message);
         let first = &self.slices[0];
         for slice in &self.slices {
             if !slice.has_pixels {
@@ -127,7 +129,7 @@ impl Series {
                     slice,
                     format!(
                         "{what} {b:?} differs from {a:?} of {}: the series is not one volume",
-                        first.path.display()
+                        first.name()
                     ),
                 )
             };
@@ -185,10 +187,9 @@ fn unit_axes(slice: &Slice, orientation: [f64; 6]) -> Result<([f64; 3], [f64; 3]
     let column = [orientation[3], orientation[4], orientation[5]];
     let unit = |v: [f64; 3]| (dot(v, v).sqrt() - 1.0).abs() < 1e-3;
     if !unit(row) || !unit(column) || dot(row, column).abs() > 1e-3 {
-        return Err(Error::invalid_file(
-            &slice.path,
-            format!("ImageOrientationPatient {orientation:?} is not two orthogonal unit vectors"),
-        ));
+        return Err(slice.error(format!(
+            "ImageOrientationPatient {orientation:?} is not two orthogonal unit vectors"
+        )));
     }
     Ok((row, column))
 }
@@ -214,40 +215,31 @@ fn slice_spacing(slices: &[Slice], normal: [f64; 3]) -> Result<f64> {
     let typical = gaps[gaps.len() / 2];
     for pair in slices.windows(2) {
         let gap = along(&pair[1]) - along(&pair[0]);
-        let name = |s: &Slice| s.path.display().to_string();
+        let name = |s: &Slice| s.name();
         if gap.abs() < SAME_TOLERANCE {
-            return Err(Error::invalid_file(
-                &pair[1].path,
-                format!(
-                    "same ImagePositionPatient as {}: two slices at one position (a series \
+            return Err(pair[1].error(format!(
+                "same ImagePositionPatient as {}: two slices at one position (a series \
                      with several echoes, phases or time points? split it first)",
-                    name(&pair[0])
-                ),
-            ));
+                name(&pair[0])
+            )));
         }
         if (gap - typical).abs() > GAP_TOLERANCE * typical {
-            return Err(Error::invalid_file(
-                &pair[1].path,
-                format!(
-                    "slice spacing is not uniform: {gap:.4} mm from {}, the other slices are \
-                     {typical:.4} mm apart (a missing slice?)",
-                    name(&pair[0])
-                ),
-            ));
+            return Err(pair[1].error(format!(
+                "slice spacing is not uniform: {gap:.4} mm from {}, the other slices are \
+                 {typical:.4} mm apart (a missing slice?)",
+                name(&pair[0])
+            )));
         }
     }
     for slice in &slices[1..] {
         let step = sub(position(slice), position(first));
         let off_normal = sub(step, scale(normal, dot(step, normal)));
         if dot(off_normal, off_normal).sqrt() > GAP_TOLERANCE * mean.max(1.0) {
-            return Err(Error::invalid_file(
-                &slice.path,
-                format!(
-                    "not stacked along the slice normal from {} (gantry tilt or a sheared \
-                     stack): resample the series first",
-                    first.path.display()
-                ),
-            ));
+            return Err(slice.error(format!(
+                "not stacked along the slice normal from {} (gantry tilt or a sheared stack): \
+                 resample the series first",
+                first.name()
+            )));
         }
     }
     Ok(mean)
@@ -261,7 +253,7 @@ fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
     a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+pub(super) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],
         a[2] * b[0] - a[0] * b[2],

@@ -1,22 +1,30 @@
-//! One DICOM file of a series: the attributes that place its slice in the world
-//! ([`Slice::read`]) and its pixel samples, decoded from native (uncompressed) pixel data with
-//! the modality rescale applied ([`Slice::decode_into`]).
+//! One slice of a series: a single-frame DICOM file, or one frame of a multi-frame file
+//! ([`Slice::read`] gives one per frame, placed by [`super::frames`]), and its pixel samples
+//! with the modality rescale applied ([`Slice::decode_into`]): native (uncompressed) pixel
+//! data is read here, encapsulated (compressed) pixel data is decoded by `dicom-pixeldata`.
 
+use super::frames;
 use dicom_core::Tag;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 use nnunet_core::{Error, Result};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Explicit VR Big Endian: retired from the standard (so deprecated in dicom-rs's dictionary)
 /// but still found in archives.
 pub const EXPLICIT_VR_BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
 
-/// A DICOM file read into memory, with the attributes the series needs.
+/// One slice: a DICOM file read into memory (shared by the frames of a multi-frame file),
+/// with the attributes the series needs.
 pub struct Slice {
     pub path: PathBuf,
+    /// The frame of the file this slice is (0-based), of `frames`.
+    pub frame: u32,
+    pub frames: u32,
     pub series_uid: String,
     pub series_number: Option<i64>,
     pub description: String,
@@ -31,12 +39,13 @@ pub struct Slice {
     pub rows: usize,
     pub columns: usize,
     pub has_pixels: bool,
-    object: DefaultDicomObject,
+    object: Arc<DefaultDicomObject>,
 }
 
 impl Slice {
-    /// Reads a whole DICOM file (Part 10: 128-byte preamble, `DICM`, file meta group).
-    pub fn read(path: &Path) -> Result<Slice> {
+    /// Reads a whole DICOM file (Part 10: 128-byte preamble, `DICM`, file meta group): one
+    /// slice per frame.
+    pub fn read(path: &Path) -> Result<Vec<Slice>> {
         let object = dicom_object::open_file(path)
             .map_err(|e| Error::invalid_file(path, format!("not a readable DICOM file: {e}")))?;
         let invalid = |message: String| Error::invalid_file(path, message);
@@ -52,44 +61,57 @@ impl Slice {
         };
         let rows = dimension(tags::ROWS, "Rows")?;
         let columns = dimension(tags::COLUMNS, "Columns")?;
-        let slice_gap = floats::<1>(
-            &object,
-            path,
-            tags::SPACING_BETWEEN_SLICES,
-            "SpacingBetweenSlices",
-        )?
-        .or(floats::<1>(
-            &object,
-            path,
-            tags::SLICE_THICKNESS,
-            "SliceThickness",
-        )?)
-        .map(|[v]| v)
-        .filter(|v| *v > 0.0);
-        Ok(Slice {
-            series_uid,
-            series_number: integer(&object, path, tags::SERIES_NUMBER, "SeriesNumber")?,
-            description: text(&object, tags::SERIES_DESCRIPTION).unwrap_or_default(),
-            position: floats(
-                &object,
-                path,
-                tags::IMAGE_POSITION_PATIENT,
-                "ImagePositionPatient",
-            )?,
-            orientation: floats(
-                &object,
-                path,
-                tags::IMAGE_ORIENTATION_PATIENT,
-                "ImageOrientationPatient",
-            )?,
-            pixel_spacing: floats(&object, path, tags::PIXEL_SPACING, "PixelSpacing")?,
-            slice_gap,
-            rows,
-            columns,
-            has_pixels: object.get(tags::PIXEL_DATA).is_some(),
-            path: path.to_path_buf(),
-            object,
-        })
+        let has_pixels = object.get(tags::PIXEL_DATA).is_some();
+        let frames = match integer(&object, path, tags::NUMBER_OF_FRAMES, "NumberOfFrames")? {
+            None => 1,
+            Some(n) if n > 0 && n <= u32::MAX as i64 => n as u32,
+            Some(n) => return Err(invalid(format!("NumberOfFrames = {n}"))),
+        };
+        // a file without pixel data (a report) is one slice of its series, placed or not
+        let frames = if has_pixels { frames } else { 1 };
+        let placements = frames::place(&object, path, frames)?;
+        let series_number = integer(&object, path, tags::SERIES_NUMBER, "SeriesNumber")?;
+        let description = text(&object, tags::SERIES_DESCRIPTION).unwrap_or_default();
+        let object = Arc::new(object);
+        Ok(placements
+            .into_iter()
+            .enumerate()
+            .map(|(frame, placement)| Slice {
+                path: path.to_path_buf(),
+                frame: frame as u32,
+                frames,
+                series_uid: series_uid.clone(),
+                series_number,
+                description: description.clone(),
+                position: placement.position,
+                orientation: placement.orientation,
+                pixel_spacing: placement.pixel_spacing,
+                slice_gap: placement.slice_gap,
+                rows,
+                columns,
+                has_pixels,
+                object: Arc::clone(&object),
+            })
+            .collect())
+    }
+
+    /// The file, and the frame of a multi-frame file: `a.dcm` or `a.dcm frame 3/40`.
+    pub fn name(&self) -> String {
+        match self.frames {
+            1 => self.path.display().to_string(),
+            n => format!("{} frame {}/{n}", self.path.display(), self.frame + 1),
+        }
+    }
+
+    /// An error about this slice: naming the file, and the frame of a multi-frame file.
+    pub fn error(&self, message: impl std::fmt::Display) -> Error {
+        match self.frames {
+            1 => Error::invalid_file(&self.path, message.to_string()),
+            n => Error::invalid_file(
+                &self.path,
+                format!("frame {}/{n}: {message}", self.frame + 1),
+            ),
+        }
     }
 
     /// Decodes the pixel samples into `out` (`rows × columns`, row-major), applying
@@ -97,50 +119,23 @@ impl Slice {
     pub fn decode_into(&self, out: &mut [f32]) -> Result<()> {
         let path = &self.path;
         let object = &self.object;
-        let invalid = |message: String| Error::invalid_file(path, message);
-        let int = |tag, name: &str, default: i64| -> Result<i64> {
-            Ok(integer(object, path, tag, name)?.unwrap_or(default))
-        };
-        let samples_per_pixel = int(tags::SAMPLES_PER_PIXEL, "SamplesPerPixel", 1)?;
+        let samples_per_pixel =
+            integer(object, path, tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
         if samples_per_pixel != 1 {
-            return Err(invalid(format!(
+            return Err(self.error(format!(
                 "SamplesPerPixel = {samples_per_pixel} (colour); a CT or MR series is greyscale"
-            )));
-        }
-        let frames = int(tags::NUMBER_OF_FRAMES, "NumberOfFrames", 1)?;
-        if frames != 1 {
-            return Err(invalid(format!(
-                "multi-frame (enhanced) image with {frames} frames; only one slice per file is \
-                 supported (convert it to classic single-frame files first, e.g. with dcmtk's \
-                 or dicom3tools' enhanced-to-classic converters)"
             )));
         }
         let layout = SampleLayout::of(self)?;
         let element = object.get(tags::PIXEL_DATA).ok_or_else(|| {
-            invalid(
+            self.error(
                 "no pixel data (PixelData 7FE0,0010 missing): not an image (a structured \
-                 report, RT structure set or presentation state?)"
-                    .into(),
+                 report, RT structure set or presentation state?)",
             )
-        })?;
-        let transfer_syntax = object.meta().transfer_syntax().trim_end_matches('\0');
-        let value = match element.value() {
-            Value::Primitive(value) => value,
-            _ => {
-                return Err(invalid(format!(
-                    "encapsulated (compressed) pixel data, transfer syntax {transfer_syntax}; \
-                     only native (uncompressed) pixel data is read: decompress the series \
-                     first (e.g. `gdcmconv --raw` or dcmtk's `dcmdjpeg`)"
-                )));
-            }
-        };
-        let big_endian = transfer_syntax == EXPLICIT_VR_BIG_ENDIAN;
-        let bytes = little_endian_bytes(value, layout.bytes, big_endian).ok_or_else(|| {
-            invalid("PixelData does not hold pixel samples (not OB or OW bytes)".into())
         })?;
         let count = self.rows * self.columns;
         if out.len() != count {
-            return Err(invalid(format!(
+            return Err(self.error(format!(
                 "{} × {} pixels, the series expects {} per slice",
                 self.rows,
                 self.columns,
@@ -148,47 +143,89 @@ impl Slice {
             )));
         }
         let needed = count * layout.bytes;
-        if bytes.len() < needed {
-            return Err(invalid(format!(
-                "truncated pixel data: {} × {} samples of {} bits need {needed} bytes, the file \
-                 has {}",
-                self.rows,
-                self.columns,
-                layout.bytes * 8,
-                bytes.len()
-            )));
-        }
-        let [slope, intercept] = self.rescale()?;
+        let transfer_syntax = object.meta().transfer_syntax().trim_end_matches('\0');
+        let bytes = match element.value() {
+            Value::Primitive(value) => {
+                let big_endian = transfer_syntax == EXPLICIT_VR_BIG_ENDIAN;
+                let start = self.frame as usize * needed;
+                let available = native_len(value).ok_or_else(|| {
+                    self.error("PixelData does not hold pixel samples (not OB or OW bytes)")
+                })?;
+                if available < start + needed {
+                    return Err(self.error(format!(
+                        "truncated pixel data: {} frame(s) of {} × {} samples of {} bits need \
+                         {} bytes, the file has {available}",
+                        self.frames,
+                        self.rows,
+                        self.columns,
+                        layout.bytes * 8,
+                        self.frames as usize * needed
+                    )));
+                }
+                native_bytes(value, layout.bytes, big_endian, start..start + needed)
+            }
+            Value::PixelSequence(_) => Cow::Owned(self.decode_compressed(transfer_syntax, needed)?),
+            Value::Sequence(_) => {
+                return Err(self.error("PixelData is a sequence, not pixel samples"));
+            }
+        };
+        let [slope, intercept] = frames::rescale(object, path, self.frame)?;
         for (v, chunk) in out.iter_mut().zip(bytes.chunks_exact(layout.bytes)) {
             *v = (layout.sample(chunk) * slope + intercept) as f32;
         }
         Ok(())
     }
 
-    /// RescaleSlope (default 1) and RescaleIntercept (default 0).
-    fn rescale(&self) -> Result<[f64; 2]> {
-        let slope = floats::<1>(
-            &self.object,
-            &self.path,
-            tags::RESCALE_SLOPE,
-            "RescaleSlope",
-        )?
-        .map_or(1.0, |v| v[0]);
-        let intercept = floats::<1>(
-            &self.object,
-            &self.path,
-            tags::RESCALE_INTERCEPT,
-            "RescaleIntercept",
-        )?
-        .map_or(0.0, |v| v[0]);
-        if slope == 0.0 {
-            return Err(Error::invalid_file(
-                &self.path,
-                "RescaleSlope is 0: every value would be the intercept",
-            ));
+    /// This slice's frame of encapsulated (compressed) pixel data, decoded by
+    /// `dicom-pixeldata` into native little-endian samples: `needed` bytes.
+    fn decode_compressed(&self, transfer_syntax: &str, needed: usize) -> Result<Vec<u8>> {
+        use dicom_pixeldata::PixelDecoder;
+        let registered = TransferSyntaxRegistry.get(transfer_syntax);
+        let described = format!(
+            "transfer syntax {transfer_syntax} ({})",
+            registered.map_or("unknown", |ts| ts.name())
+        );
+        if !registered.is_some_and(|ts| ts.can_decode_all()) {
+            return Err(self.error(format!(
+                "compressed pixel data in {described}, which is not supported (JPEG baseline, \
+                 extended and lossless, RLE lossless and JPEG 2000 are): decompress the series \
+                 first (e.g. `gdcmconv --raw` or dcmtk's `dcmdjpls`)"
+            )));
         }
-        Ok([slope, intercept])
+        let corrupt = |why: String| {
+            self.error(format!(
+                "cannot decode the compressed pixel data ({described}): {why} (corrupt or \
+                 truncated?)"
+            ))
+        };
+        // a decoder may panic on malformed data instead of failing: that is this file's error
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.object.decode_pixel_data_frame(self.frame)
+        }))
+        .map_err(|_| corrupt("the decoder panicked".into()))?
+        .map_err(|e| corrupt(error_chain(&e)))?;
+        let data = decoded.data();
+        if data.len() < needed {
+            return Err(corrupt(format!(
+                "decoded {} bytes, {} × {} samples need {needed}",
+                data.len(),
+                self.rows,
+                self.columns
+            )));
+        }
+        Ok(data[..needed].to_vec())
     }
+}
+
+/// An error and its sources: `a: b: c`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// How one sample is stored: BitsAllocated, BitsStored, HighBit, PixelRepresentation.
@@ -204,7 +241,7 @@ impl SampleLayout {
         let (object, path) = (&slice.object, &slice.path);
         let get = |tag, name: &str| integer(object, path, tag, name);
         let allocated = get(tags::BITS_ALLOCATED, "BitsAllocated")?
-            .ok_or_else(|| Error::invalid_file(path, "BitsAllocated (0028,0100) is missing"))?;
+            .ok_or_else(|| slice.error("BitsAllocated (0028,0100) is missing"))?;
         let stored = get(tags::BITS_STORED, "BitsStored")?.unwrap_or(allocated);
         let high = get(tags::HIGH_BIT, "HighBit")?.unwrap_or(stored - 1);
         let representation = get(tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
@@ -214,14 +251,11 @@ impl SampleLayout {
             || high >= allocated
             || !(0..=1).contains(&representation)
         {
-            return Err(Error::invalid_file(
-                path,
-                format!(
-                    "unsupported sample layout: BitsAllocated {allocated}, BitsStored {stored}, \
-                     HighBit {high}, PixelRepresentation {representation} (8, 16 or 32 bits \
-                     allocated, integer samples)"
-                ),
-            ));
+            return Err(slice.error(format!(
+                "unsupported sample layout: BitsAllocated {allocated}, BitsStored {stored}, \
+                 HighBit {high}, PixelRepresentation {representation} (8, 16 or 32 bits \
+                 allocated, integer samples)"
+            )));
         }
         Ok(SampleLayout {
             bytes: allocated as usize / 8,
@@ -249,30 +283,51 @@ impl SampleLayout {
     }
 }
 
-/// The pixel data as little-endian bytes, whatever form the parser gave it in (bytes for OB,
-/// native 16-bit words for OW).
-fn little_endian_bytes(
+/// The length in bytes of native pixel data; `None` when it is not OB or OW samples.
+fn native_len(value: &PrimitiveValue) -> Option<usize> {
+    Some(match value {
+        PrimitiveValue::U8(v) => v.len(),
+        PrimitiveValue::U16(v) => v.len() * 2,
+        PrimitiveValue::I16(v) => v.len() * 2,
+        PrimitiveValue::U32(v) => v.len() * 4,
+        PrimitiveValue::I32(v) => v.len() * 4,
+        _ => return None,
+    })
+}
+
+/// Bytes `range` of native pixel data (within [`native_len`]) as little-endian samples of
+/// `sample_bytes`, whatever form the parser gave them in (bytes for OB, native words for OW).
+fn native_bytes(
     value: &PrimitiveValue,
     sample_bytes: usize,
     big_endian: bool,
-) -> Option<Cow<'_, [u8]>> {
-    fn le<T: Copy, const N: usize>(values: &[T], to: fn(T) -> [u8; N]) -> Cow<'static, [u8]> {
-        Cow::Owned(values.iter().flat_map(|&v| to(v)).collect())
+    range: std::ops::Range<usize>,
+) -> Cow<'_, [u8]> {
+    fn le<T: Copy, const N: usize>(
+        values: &[T],
+        range: std::ops::Range<usize>,
+        to: fn(T) -> [u8; N],
+    ) -> Cow<'static, [u8]> {
+        let first = range.start / N;
+        let words = &values[first..range.end.div_ceil(N)];
+        let bytes: Vec<u8> = words.iter().flat_map(|&v| to(v)).collect();
+        let skip = range.start - first * N;
+        Cow::Owned(bytes[skip..skip + range.len()].to_vec())
     }
-    Some(match value {
+    match value {
         PrimitiveValue::U8(bytes) if big_endian && sample_bytes > 1 => Cow::Owned(
-            bytes
+            bytes[range]
                 .chunks_exact(sample_bytes)
                 .flat_map(|c| c.iter().rev().copied())
                 .collect(),
         ),
-        PrimitiveValue::U8(bytes) => Cow::Borrowed(&bytes[..]),
-        PrimitiveValue::U16(v) => le(v, u16::to_le_bytes),
-        PrimitiveValue::I16(v) => le(v, i16::to_le_bytes),
-        PrimitiveValue::U32(v) => le(v, u32::to_le_bytes),
-        PrimitiveValue::I32(v) => le(v, i32::to_le_bytes),
-        _ => return None,
-    })
+        PrimitiveValue::U8(bytes) => Cow::Borrowed(&bytes[range]),
+        PrimitiveValue::U16(v) => le(v, range, u16::to_le_bytes),
+        PrimitiveValue::I16(v) => le(v, range, i16::to_le_bytes),
+        PrimitiveValue::U32(v) => le(v, range, u32::to_le_bytes),
+        PrimitiveValue::I32(v) => le(v, range, i32::to_le_bytes),
+        _ => Cow::Borrowed(&[]),
+    }
 }
 
 /// A text attribute, trimmed; `None` when missing or empty.
@@ -297,7 +352,7 @@ fn integer(object: &InMemDicomObject, path: &Path, tag: Tag, name: &str) -> Resu
 }
 
 /// A decimal attribute with exactly `N` values; `None` when missing or empty.
-fn floats<const N: usize>(
+pub(super) fn floats<const N: usize>(
     object: &InMemDicomObject,
     path: &Path,
     tag: Tag,
