@@ -2,11 +2,13 @@
 //! (`scripts/slurm_local.sh`, as `slurm.rs`): two networks × one fold on the 2D phantom, each
 //! run trained data-parallel by two ranks inside its array task, then the report job after the
 //! array (`afterok`). Both tasks and the report finish, `comparison.md` lists both networks,
-//! `--status` says so, and a resubmission submits nothing.
+//! `--status` says so, and a resubmission submits nothing. Then the local scheduler with
+//! `nproc_per_node = 2`: each run launched as two ranks here, then the report.
 
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::{Sandbox, start_slurm};
 
@@ -39,6 +41,9 @@ label = "Dice CE"
 label = "CE only"
 loss = "ce"
 "#;
+
+/// One test at a time (the CI has two cores).
+static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Run<'a> {
     env: &'a Sandbox,
@@ -124,6 +129,7 @@ fn record(output: &Path, slug: &str, loss_trainer: &str) -> PathBuf {
 
 #[test]
 fn comparison_runs_on_slurm_and_a_resubmission_submits_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let conf = start_slurm();
     let env = Sandbox::new();
     env.prepare_phantom_2d("res", 6);
@@ -174,10 +180,44 @@ fn comparison_runs_on_slurm_and_a_resubmission_submits_nothing() {
             "{slug}:\n{log}"
         );
     }
-    assert!(run.log("report.log").contains("comparison.md"), "{}", run.logs());
+    assert!(
+        run.log("report.log").contains("comparison.md"),
+        "{}",
+        run.logs()
+    );
 
     // Everything finished: nothing is submitted.
     let out = run.submit();
     assert!(out.contains("nothing to submit"), "{out}");
     assert!(!out.contains("submitted"), "{out}");
+}
+
+#[test]
+fn local_scheduler_trains_each_run_on_launched_ranks() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Sandbox::new();
+    env.prepare_phantom_2d("res", 6);
+    let toml = env.path().join("local.toml");
+    let text = COMPARISON
+        .replace("kind = \"slurm\"", "kind = \"local\"")
+        .replace("[slurm]\ncpus_per_task = 1\nwork_dir = \"slurm\"\n", "");
+    let text = &text[..text.find("[[networks]]\nlabel = \"CE only\"").unwrap()];
+    std::fs::write(&toml, text).unwrap();
+    let out = env.run(&["compare", toml.to_str().unwrap()]);
+    assert!(
+        out.contains("rank 0: pid") && out.contains("rank 1: pid"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Dice CE fold 0: trained and validated"),
+        "{out}"
+    );
+    let output = env.path().join("cmp_out");
+    assert!(record(&output, "Dice-CE", "nnUNetTrainer").is_file());
+    let table = std::fs::read_to_string(output.join("comparison.md")).unwrap();
+    assert!(table.contains("| Dice CE |"), "{table}");
+    // Finished: a rerun launches nothing.
+    let out = env.run(&["compare", toml.to_str().unwrap()]);
+    assert!(!out.contains("rank 0: pid"), "{out}");
+    assert!(out.contains("Dice CE fold 0: reused"), "{out}");
 }

@@ -2,12 +2,12 @@
 //! stages — a job array of trainings, `find-best` after all of them (`afterok`), and a job
 //! array of prediction parts after `find-best` — recorded in `<work_dir>/jobs.json`.
 
+use crate::Result;
 use crate::jobs::{Branch, JobBatch};
 pub use crate::jobs::{JobsRecord, StageRecord, TaskRecord};
 use crate::progress::Progress;
 use crate::slurm;
 use crate::spec::{ClusterExperiment, TrainTask};
-use crate::Result;
 use std::path::{Path, PathBuf};
 
 /// What one `submit` did.

@@ -490,7 +490,10 @@ seed = 7
         for (text, word) in bad {
             std::fs::write(&file, format!("{EXAMPLE}{text}")).unwrap();
             let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
-            assert!(err.contains("cmp.toml") && err.contains(word), "{word}: {err}");
+            assert!(
+                err.contains("cmp.toml") && err.contains(word),
+                "{word}: {err}"
+            );
         }
     }
 

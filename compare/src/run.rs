@@ -186,7 +186,13 @@ fn finished_in(
     if record.label != entry.label {
         return Ok(None);
     }
-    completed(record, &f.final_json, &f.model_dir, &experiment.configuration).map(Some)
+    completed(
+        record,
+        &f.final_json,
+        &f.model_dir,
+        &experiment.configuration,
+    )
+    .map(Some)
 }
 
 /// Trains (unless finished), validates (unless done) and records one network × fold.
@@ -199,8 +205,10 @@ pub fn run_fold(
     output: &Path,
     progress: bool,
 ) -> Result<RunRecord> {
-    run_fold_ranked(registry, paths, comparison, entry, fold, output, progress, None)?
-        .ok_or_else(|| Error::Invalid("a single process recorded no run".into()))
+    run_fold_ranked(
+        registry, paths, comparison, entry, fold, output, progress, None,
+    )?
+    .ok_or_else(|| Error::Invalid("a single process recorded no run".into()))
 }
 
 /// [`run_fold`] as one rank of a data-parallel run (`rank`), or alone (`None`). Every rank

@@ -150,7 +150,14 @@ fn refuse_while_busy(work_dir: &Path) -> Result<()> {
     for stage in record.submissions.last().into_iter().flatten() {
         let states = nnunet_cluster::slurm::job_states(&stage.job_id);
         if let Some((job, state)) = states.iter().find(|(_, s)| {
-            ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"].contains(&s.as_str())
+            [
+                "PENDING",
+                "RUNNING",
+                "CONFIGURING",
+                "COMPLETING",
+                "SUSPENDED",
+            ]
+            .contains(&s.as_str())
         }) {
             return Err(Error::Invalid(format!(
                 "job {job} of the last submission is {state}: wait for it or scancel it before \

@@ -147,12 +147,11 @@ fn run_one(
     }
     let registry = super::registry_with(&comparison.plugins)?;
     let group = super::train::join_group(comparison.budget.device.resolve()?)?;
-    let rank = group
-        .map(|(rdv, group)| nnunet_compare::run::Rank {
-            rank: rdv.rank,
-            local_rank: rdv.local_rank,
-            group,
-        });
+    let rank = group.map(|(rdv, group)| nnunet_compare::run::Rank {
+        rank: rdv.rank,
+        local_rank: rdv.local_rank,
+        group,
+    });
     let record = nnunet_compare::run::run_fold_ranked(
         &registry,
         paths,
