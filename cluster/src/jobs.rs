@@ -217,7 +217,7 @@ mod tests {
             job_id: "7".into(),
             tasks: Vec::new(),
         };
-        JobsRecord::append(dir.path(), &[record.clone()]).unwrap();
+        JobsRecord::append(dir.path(), std::slice::from_ref(&record)).unwrap();
         JobsRecord::append(dir.path(), &[]).unwrap();
         JobsRecord::append(dir.path(), &[record]).unwrap();
         assert_eq!(JobsRecord::read(dir.path()).unwrap().submissions.len(), 2);
