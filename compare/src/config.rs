@@ -290,6 +290,15 @@ impl Comparison {
                 "scheduler: nproc_per_node must be at least 1".into(),
             ));
         }
+        let ranks = self.scheduler.ranks();
+        if let Some(gpus) = self.slurm.as_ref().and_then(|s| s.gpus_per_task)
+            && (gpus as usize) < ranks
+        {
+            return Err(Error::Invalid(format!(
+                "[slurm] gpus_per_task = {gpus} for {ranks} ranks per run (nproc_per_node): \
+                 each rank takes one GPU"
+            )));
+        }
         if self.slurm.is_some() && self.scheduler.kind != SchedulerKind::Slurm {
             return Err(Error::Invalid(
                 "[slurm] is given but [scheduler] kind is not \"slurm\"".into(),
@@ -486,6 +495,10 @@ seed = 7
             (slurm.replace("\"slurm\"\nn", "\"pbs\"\nn"), "pbs"),
             (slurm.replace("= 2\n[", "= 0\n["), "nproc_per_node"),
             (slurm.replace("\"slurm\"\nn", "\"local\"\nn"), "[slurm]"),
+            (
+                slurm.replace("gpus_per_task = 2", "gpus_per_task = 1"),
+                "gpus_per_task",
+            ),
         ];
         for (text, word) in bad {
             std::fs::write(&file, format!("{EXAMPLE}{text}")).unwrap();
