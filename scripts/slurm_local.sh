@@ -65,7 +65,16 @@ CONF
 
 munge_socket() { echo "$DIR/munge/munge.socket"; }
 
+# One start or stop at a time: two tests may start the cluster together, and the second must
+# find the first's daemons rather than start its own.
+lock() {
+    mkdir -p "$DIR"
+    exec 9>"$DIR/.lock"
+    flock 9
+}
+
 start() {
+    lock
     install_packages
     write_config
     if ! pgrep -f "munged.*$DIR/munge" >/dev/null; then
@@ -73,14 +82,15 @@ start() {
             dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null; }
         chmod 400 /etc/munge/munge.key
         munged --force --socket="$(munge_socket)" --pid-file="$DIR/munge/munged.pid" \
-            --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed"
+            --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" 9>&-
     fi
     export SLURM_CONF="$CONF"
     # slurm talks to munge through libmunge, which reads this variable.
     export MUNGE_SOCKET
     MUNGE_SOCKET="$(munge_socket)"
-    pgrep -f "slurmctld -f $CONF" >/dev/null || slurmctld -f "$CONF"
-    pgrep -f "slurmd -f $CONF" >/dev/null || slurmd -f "$CONF"
+    # The daemons must not inherit the lock's descriptor (they would hold the lock forever).
+    pgrep -f "slurmctld -f $CONF" >/dev/null || slurmctld -f "$CONF" 9>&-
+    pgrep -f "slurmd -f $CONF" >/dev/null || slurmd -f "$CONF" 9>&-
     for _ in $(seq 1 60); do
         state=$(sinfo -h -N -o '%T' 2>/dev/null | head -n1 || true)
         case "$state" in
@@ -98,6 +108,7 @@ start() {
 }
 
 stop() {
+    lock
     for pidfile in "$DIR/slurmd.pid" "$DIR/slurmctld.pid" "$DIR/munge/munged.pid"; do
         [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done

@@ -6,34 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::Sandbox;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Starts the local cluster (idempotent) and returns its SLURM_CONF.
-fn start_cluster() -> String {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/slurm_local.sh"))
-        .arg("start")
-        .output()
-        .expect("run scripts/slurm_local.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "scripts/slurm_local.sh start failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("export SLURM_CONF="))
-        .expect("SLURM_CONF line")
-        .to_string()
-}
+use support::{Sandbox, start_slurm};
 
 struct Cluster<'a> {
     env: &'a Sandbox,
@@ -101,7 +77,7 @@ impl Cluster<'_> {
 
 #[test]
 fn experiment_runs_on_slurm_and_resubmits_only_what_is_missing() {
-    let conf = start_cluster();
+    let conf = start_slurm();
     let env = Sandbox::new();
     env.run(&[
         "demo-data",

@@ -15,12 +15,15 @@
 //! * [`slurm`] talks to the scheduler through its own commands (`sbatch`, `squeue`,
 //!   `scontrol`): a job array of trainings, a `find-best` job that waits for it
 //!   (`--dependency=afterok`), and a job array of prediction parts that waits for `find-best`;
-//! * [`submit`] wires these together and records the jobs in `<work_dir>/jobs.json`, which
-//!   `nnunet slurm status` reads ([`status`]);
+//! * [`jobs`] writes the job scripts, submits them as stages and records them in
+//!   `<work_dir>/jobs.json` — the one sbatch writer, also used by `nnunet compare`'s SLURM
+//!   scheduler;
+//! * [`submit`] wires these together, and `nnunet slurm status` reads the record ([`status`]);
 //! * [`predict_part`] is what each prediction job runs.
 //!
 //! Every file it writes goes through nnunet-core's atomic writer.
 
+pub mod jobs;
 pub mod predict_part;
 pub mod progress;
 pub mod slurm;

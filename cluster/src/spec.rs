@@ -30,7 +30,7 @@
 
 use nnunet_core::{Error, Result, atomic};
 use nnunet_trainers::experiment::{Experiment, Fold};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Keys of the cluster file that are not experiment keys.
@@ -53,7 +53,7 @@ fn one() -> usize {
 }
 
 /// `[slurm]`: how jobs are requested.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmOptions {
     pub partition: Option<String>,

@@ -89,8 +89,9 @@ fn written_tasks(spec: &ClusterExperiment) -> Vec<TrainTask> {
 }
 
 /// The state of array element `index` of `job` (pending elements are listed as ranges such
-/// as `2-3` or `1,3%2`), or of the plain job.
-fn state_of(states: &BTreeMap<String, String>, job: &str, index: Option<usize>) -> String {
+/// as `2-3` or `1,3%2`), or of the plain job; `-` once the scheduler has forgotten it.
+/// `states` is [`slurm::job_states`] of `job`.
+pub fn state_of(states: &BTreeMap<String, String>, job: &str, index: Option<usize>) -> String {
     let Some(index) = index else {
         return states.get(job).cloned().unwrap_or_else(|| "-".into());
     };

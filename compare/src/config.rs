@@ -28,9 +28,19 @@
 //! label = "MedNeXt-S k3"
 //! network = "mednext-s-k3"
 //! trainer = "mednext"
+//!
+//! [scheduler]                              # optional
+//! kind = "slurm"                           # "local" (default): every run here, in turn
+//! nproc_per_node = 4                       # data-parallel ranks of each run (default 1)
+//!
+//! [slurm]                                  # with kind = "slurm": `nnunet slurm`'s table
+//! partition = "gpu"
+//! gpus_per_task = 4
+//! work_dir = "slurm"                       # default slurm_<TOML file stem>, beside the file
 //! ```
 //! Unknown keys anywhere are errors naming the file.
 
+use nnunet_cluster::spec::SlurmOptions;
 use nnunet_core::precision::PrecisionChoice;
 use nnunet_core::trainer::TrainingOptions;
 use nnunet_core::{DeviceChoice, Error, Result};
@@ -82,6 +92,36 @@ pub struct Budget {
     /// a CPU with native bf16, else float32), `fp32`, `bf16` (docs/inference.md).
     #[serde(default)]
     pub precision: PrecisionChoice,
+}
+
+/// Where the runs (network × fold) train.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchedulerKind {
+    /// In this process (or, with several ranks, in launched processes on this node), one run
+    /// after another.
+    #[default]
+    Local,
+    /// As a SLURM job array, one task per unfinished run, and a report job after it.
+    Slurm,
+}
+
+/// `[scheduler]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scheduler {
+    #[serde(default)]
+    pub kind: SchedulerKind,
+    /// Data-parallel ranks of each run on its node (`nnunet train --nproc-per-node`); default 1.
+    #[serde(default)]
+    pub nproc_per_node: Option<usize>,
+}
+
+impl Scheduler {
+    /// The ranks of each run (at least 1).
+    pub fn ranks(&self) -> usize {
+        self.nproc_per_node.unwrap_or(1)
+    }
 }
 
 /// One network of the comparison: a label for the report and how to train it. Keys left out
@@ -142,9 +182,19 @@ pub struct Comparison {
     pub output: Option<PathBuf>,
     pub budget: Budget,
     pub networks: Vec<NetworkEntry>,
+    /// Where the runs train (default: here, one after another).
+    #[serde(default)]
+    pub scheduler: Scheduler,
+    /// sbatch options and the work folder, with `[scheduler] kind = "slurm"` (the table of
+    /// `nnunet slurm`, docs/cluster.md); `work_dir` is made absolute on reading.
+    #[serde(default)]
+    pub slurm: Option<SlurmOptions>,
     /// The TOML file's stem (not a key).
     #[serde(skip)]
     pub name: String,
+    /// The TOML file, absolute (not a key).
+    #[serde(skip)]
+    pub file: PathBuf,
 }
 
 impl Comparison {
@@ -157,6 +207,7 @@ impl Comparison {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "comparison".into());
+        comparison.file = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for plugin in &mut comparison.plugins {
             if plugin.is_relative() {
@@ -165,6 +216,18 @@ impl Comparison {
         }
         if let Some(out) = comparison.output.as_mut().filter(|p| p.is_relative()) {
             *out = base.join(&*out);
+        }
+        let stem = comparison.name.clone();
+        if let Some(slurm) = comparison.slurm.as_mut() {
+            let dir = slurm
+                .work_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("slurm_{stem}")));
+            slurm.work_dir = Some(if dir.is_relative() {
+                base.join(dir)
+            } else {
+                dir
+            });
         }
         comparison
             .check()
@@ -222,8 +285,38 @@ impl Comparison {
                 "budget: epochs and iterations_per_epoch must be at least 1".into(),
             ));
         }
+        if self.scheduler.nproc_per_node == Some(0) {
+            return Err(Error::Invalid(
+                "scheduler: nproc_per_node must be at least 1".into(),
+            ));
+        }
+        let ranks = self.scheduler.ranks();
+        if let Some(gpus) = self.slurm.as_ref().and_then(|s| s.gpus_per_task)
+            && (gpus as usize) < ranks
+        {
+            return Err(Error::Invalid(format!(
+                "[slurm] gpus_per_task = {gpus} for {ranks} ranks per run (nproc_per_node): \
+                 each rank takes one GPU"
+            )));
+        }
+        if self.slurm.is_some() && self.scheduler.kind != SchedulerKind::Slurm {
+            return Err(Error::Invalid(
+                "[slurm] is given but [scheduler] kind is not \"slurm\"".into(),
+            ));
+        }
         nnunet_inference::sliding_window::check_step_size(self.budget.step_size)
             .map_err(|e| Error::Invalid(format!("budget: {e}")))
+    }
+
+    /// The SLURM options (defaults when `[slurm]` is left out) and the work folder: `[slurm]
+    /// work_dir`, else `slurm_<TOML file stem>` beside the file.
+    pub fn slurm_options(&self) -> (SlurmOptions, PathBuf) {
+        let options = self.slurm.clone().unwrap_or_default();
+        let work_dir = options.work_dir.clone().unwrap_or_else(|| {
+            let base = self.file.parent().unwrap_or(Path::new("."));
+            base.join(format!("slurm_{}", self.name))
+        });
+        (options, work_dir)
     }
 
     /// The experiment that trains `entry` on this comparison's dataset, folds and budget.
@@ -287,6 +380,15 @@ impl Comparison {
     /// The training time limit of each network × fold, in seconds.
     pub fn time_limit_seconds(&self) -> Option<f64> {
         self.budget.hours.map(|h| h * 3600.0)
+    }
+
+    /// Every run: each network × each fold, in order.
+    pub fn runs(&self) -> Vec<(&NetworkEntry, Fold)> {
+        let folds = self.folds();
+        self.networks
+            .iter()
+            .flat_map(|entry| folds.iter().map(move |fold| (entry, fold.clone())))
+            .collect()
     }
 
     /// The folds to run (default `[0]`).
@@ -367,6 +469,45 @@ seed = 7
         assert_eq!(c.budget.step_size, 0.5);
         assert_eq!(c.baseline_label(), "ResEnc-M");
         assert_eq!(c.time_limit_seconds(), None);
+        assert_eq!(c.scheduler, Scheduler::default());
+        assert_eq!(c.scheduler.ranks(), 1);
+        assert_eq!(c.slurm_options().1, dir.path().join("slurm_cmp"));
+    }
+
+    #[test]
+    fn scheduler_and_slurm_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cmp.toml");
+        let slurm = "\n[scheduler]\nkind = \"slurm\"\nnproc_per_node = 2\n\
+                     [slurm]\npartition = \"gpu\"\ngpus_per_task = 2\nwork_dir = \"jobs\"\n";
+        std::fs::write(&file, format!("{EXAMPLE}{slurm}")).unwrap();
+        let c = Comparison::from_toml_file(&file).unwrap();
+        assert_eq!(c.scheduler.kind, SchedulerKind::Slurm);
+        assert_eq!(c.scheduler.ranks(), 2);
+        let (options, work_dir) = c.slurm_options();
+        assert_eq!(options.partition.as_deref(), Some("gpu"));
+        assert_eq!(work_dir, dir.path().join("jobs"));
+        assert_eq!(c.file, file);
+
+        let bad = [
+            (slurm.replace("partition", "partitoin"), "partitoin"),
+            (slurm.replace("nproc_per_node", "nproc"), "nproc"),
+            (slurm.replace("\"slurm\"\nn", "\"pbs\"\nn"), "pbs"),
+            (slurm.replace("= 2\n[", "= 0\n["), "nproc_per_node"),
+            (slurm.replace("\"slurm\"\nn", "\"local\"\nn"), "[slurm]"),
+            (
+                slurm.replace("gpus_per_task = 2", "gpus_per_task = 1"),
+                "gpus_per_task",
+            ),
+        ];
+        for (text, word) in bad {
+            std::fs::write(&file, format!("{EXAMPLE}{text}")).unwrap();
+            let err = Comparison::from_toml_file(&file).unwrap_err().to_string();
+            assert!(
+                err.contains("cmp.toml") && err.contains(word),
+                "{word}: {err}"
+            );
+        }
     }
 
     #[test]

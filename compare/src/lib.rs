@@ -4,7 +4,9 @@
 //! `comparison.md`, `comparison.csv` and `comparison.png`. See `docs/compare.md`.
 //!
 //! - [`config`]: the TOML file.
-//! - [`run`]: one network × fold — train or reuse, validate or reuse, record.
+//! - [`run`]: one network × fold — train or reuse, validate or reuse, record (alone or as one
+//!   rank of a data-parallel run).
+//! - [`slurm`]: the runs as a SLURM job array and the report as a job after it.
 //! - [`report`]: aggregation over folds and the two tables.
 //! - [`chart`]: the PNG.
 //! - [`gpu_memory`]: peak GPU memory by sampling `nvidia-smi`.
@@ -23,15 +25,17 @@ pub mod paired;
 pub mod peak_rss;
 pub mod report;
 pub mod run;
+pub mod slurm;
 pub mod stats;
 
-pub use config::{Budget, Comparison, NetworkEntry};
+pub use config::{Budget, Comparison, NetworkEntry, Scheduler, SchedulerKind};
 pub use report::{LabelColumn, Row};
 pub use run::RunRecord;
 
 use nnunet_core::paths::NnunetPaths;
 use nnunet_core::{Error, Registry, Result};
 use nnunet_planning::plan_dataset::{DatasetFolders, read_dataset_json};
+use nnunet_trainers::experiment::Fold;
 use std::path::{Path, PathBuf};
 
 /// What a comparison produced.
@@ -125,27 +129,62 @@ pub fn run_comparison(
 ) -> Result<ComparisonReport> {
     comparison.check()?;
     let output = output_folder(comparison, paths, output)?;
+    let mut runs = Vec::new();
+    for (entry, fold) in comparison.runs() {
+        let record = run::run_fold(registry, paths, comparison, entry, &fold, &output, progress)
+            .map_err(|e| run_error(comparison, entry, &fold, e))?;
+        on_run(&record);
+        runs.push(record);
+    }
+    write_report(paths, comparison, output, runs)
+}
+
+/// The report from finished runs, training nothing (what the SLURM report job runs, and the
+/// local scheduler after its data-parallel runs); a run that is not finished is an error.
+pub fn report_finished(
+    paths: &NnunetPaths,
+    comparison: &Comparison,
+    output: Option<&Path>,
+) -> Result<ComparisonReport> {
+    comparison.check()?;
+    let output = output_folder(comparison, paths, output)?;
+    let mut runs = Vec::new();
+    for (entry, fold) in comparison.runs() {
+        let record = run::finished_run(paths, comparison, entry, &fold, &output)
+            .map_err(|e| run_error(comparison, entry, &fold, e))?
+            .ok_or_else(|| {
+                run_error(
+                    comparison,
+                    entry,
+                    &fold,
+                    Error::Invalid("not finished (no final checkpoint, summary or record)".into()),
+                )
+            })?;
+        runs.push(record);
+    }
+    write_report(paths, comparison, output, runs)
+}
+
+fn run_error(comparison: &Comparison, entry: &NetworkEntry, fold: &Fold, e: Error) -> Error {
+    Error::Invalid(format!(
+        "comparison {:?}, network {:?}, fold {}: {e}",
+        comparison.name,
+        entry.label,
+        fold.label()
+    ))
+}
+
+/// The tables, statistics and chart of `runs`, written into `output`.
+fn write_report(
+    paths: &NnunetPaths,
+    comparison: &Comparison,
+    output: PathBuf,
+    runs: Vec<RunRecord>,
+) -> Result<ComparisonReport> {
     std::fs::create_dir_all(&output).map_err(|e| Error::io(&output, e))?;
     let folders = DatasetFolders::resolve(&comparison.dataset, paths)?;
     let dataset = read_dataset_json(&folders.raw)?;
     let columns = report::label_columns(&dataset)?;
-
-    let mut runs = Vec::new();
-    for entry in &comparison.networks {
-        for fold in &comparison.folds() {
-            let record = run::run_fold(registry, paths, comparison, entry, fold, &output, progress)
-                .map_err(|e| {
-                    Error::Invalid(format!(
-                        "comparison {:?}, network {:?}, fold {}: {e}",
-                        comparison.name,
-                        entry.label,
-                        fold.label()
-                    ))
-                })?;
-            on_run(&record);
-            runs.push(record);
-        }
-    }
     let mut rows: Vec<Row> = comparison
         .networks
         .iter()

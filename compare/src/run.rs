@@ -6,6 +6,9 @@
 //! networks that share trainer and plans never collide and `nnunet predict` can use any of them.
 //! A fold with `checkpoint_final` and `validation/summary.json` is reused, not retrained; one
 //! interrupted mid-training continues from `checkpoint_latest`.
+//!
+//! A run may train data-parallel ([`Rank`]: one of the processes `[scheduler] nproc_per_node`
+//! launches): every rank trains, rank 0 alone validates and records, as `nnunet train` does.
 
 use crate::config::{Comparison, NetworkEntry};
 use crate::gpu_memory::PeakGpuMemory;
@@ -100,6 +103,98 @@ pub fn run_root(output: &Path, entry: &NetworkEntry) -> PathBuf {
     output.join("runs").join(entry.slug())
 }
 
+/// This process's place in a data-parallel run and its process group.
+pub struct Rank {
+    pub rank: usize,
+    /// The CUDA device of this rank (`cuda:local_rank`).
+    pub local_rank: usize,
+    pub group: nnunet_distributed::SharedGroup,
+}
+
+/// Where one network × fold's files are.
+struct RunFolders {
+    run_paths: NnunetPaths,
+    folders: DatasetFolders,
+    model_dir: PathBuf,
+    fold_dir: PathBuf,
+    summary_file: PathBuf,
+    final_json: PathBuf,
+}
+
+impl RunFolders {
+    fn new(
+        paths: &NnunetPaths,
+        experiment: &nnunet_trainers::experiment::Experiment,
+        entry: &NetworkEntry,
+        fold: &Fold,
+        output: &Path,
+    ) -> Result<Self> {
+        let root = run_root(output, entry);
+        let run_paths = NnunetPaths {
+            results: Some(root.clone()),
+            ..paths.clone()
+        };
+        let folders = DatasetFolders::resolve(&experiment.dataset, &run_paths)?;
+        let model_dir = trainer_folder(
+            &root,
+            &folders.name,
+            &experiment.trainer,
+            &experiment.plans,
+            &experiment.configuration,
+        );
+        let fold_dir = model_dir.join(format!("fold_{}", fold.label()));
+        Ok(RunFolders {
+            summary_file: validation_folder(&model_dir, &fold.label()).join("summary.json"),
+            final_json: checkpoint::paths(&fold_dir, "checkpoint_final").1,
+            run_paths,
+            folders,
+            model_dir,
+            fold_dir,
+        })
+    }
+}
+
+/// The record of a finished network × fold (final checkpoint on this budget, validation
+/// summary and record of this label), else `None`: what a rerun reuses, the report job reads
+/// and the SLURM submission skips.
+pub fn finished_run(
+    paths: &NnunetPaths,
+    comparison: &Comparison,
+    entry: &NetworkEntry,
+    fold: &Fold,
+    output: &Path,
+) -> Result<Option<RunRecord>> {
+    let experiment = comparison.experiment(entry)?;
+    let f = RunFolders::new(paths, &experiment, entry, fold, output)?;
+    finished_in(&f, &experiment, entry)
+}
+
+fn finished_in(
+    f: &RunFolders,
+    experiment: &nnunet_trainers::experiment::Experiment,
+    entry: &NetworkEntry,
+) -> Result<Option<RunRecord>> {
+    let record_file = f.fold_dir.join(RECORD_FILE);
+    if !f.final_json.exists() {
+        return Ok(None);
+    }
+    check_budget(&f.final_json, experiment, &f.fold_dir)?;
+    if !(f.summary_file.exists() && record_file.exists()) {
+        return Ok(None);
+    }
+    let record: RunRecord = atomic::read_json(&record_file)?;
+    if record.label != entry.label {
+        return Ok(None);
+    }
+    completed(
+        record,
+        &f.final_json,
+        &f.model_dir,
+        &experiment.configuration,
+    )
+    .map(Some)
+}
+
 /// Trains (unless finished), validates (unless done) and records one network × fold.
 pub fn run_fold(
     registry: &Registry,
@@ -110,44 +205,51 @@ pub fn run_fold(
     output: &Path,
     progress: bool,
 ) -> Result<RunRecord> {
-    let root = run_root(output, entry);
-    let run_paths = NnunetPaths {
-        results: Some(root.clone()),
-        ..paths.clone()
-    };
-    let mut experiment = comparison.experiment(entry)?;
-    let folders = DatasetFolders::resolve(&experiment.dataset, &run_paths)?;
-    let model_dir = trainer_folder(
-        &root,
-        &folders.name,
-        &experiment.trainer,
-        &experiment.plans,
-        &experiment.configuration,
-    );
-    let fold_label = fold.label();
-    let fold_dir = model_dir.join(format!("fold_{fold_label}"));
-    let record_file = fold_dir.join(RECORD_FILE);
-    let summary_file = validation_folder(&model_dir, &fold_label).join("summary.json");
-    let final_json = checkpoint::paths(&fold_dir, "checkpoint_final").1;
-    let finished = final_json.exists();
-    if finished {
-        check_budget(&final_json, &experiment, &fold_dir)?;
-    }
-    if finished && summary_file.exists() && record_file.exists() {
-        let record: RunRecord = atomic::read_json(&record_file)?;
-        if record.label == entry.label {
-            return completed(record, &final_json, &model_dir, &experiment.configuration);
-        }
-    }
+    run_fold_ranked(
+        registry, paths, comparison, entry, fold, output, progress, None,
+    )?
+    .ok_or_else(|| Error::Invalid("a single process recorded no run".into()))
+}
 
-    let device = experiment.device.resolve()?;
+/// [`run_fold`] as one rank of a data-parallel run (`rank`), or alone (`None`). Every rank
+/// trains; rank 0 alone validates and records, and the others return `None`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_fold_ranked(
+    registry: &Registry,
+    paths: &NnunetPaths,
+    comparison: &Comparison,
+    entry: &NetworkEntry,
+    fold: &Fold,
+    output: &Path,
+    progress: bool,
+    rank: Option<&Rank>,
+) -> Result<Option<RunRecord>> {
+    let mut experiment = comparison.experiment(entry)?;
+    let f = RunFolders::new(paths, &experiment, entry, fold, output)?;
+    if let Some(record) = finished_in(&f, &experiment, entry)? {
+        return Ok(Some(record));
+    }
+    let main = rank.is_none_or(|r| r.rank == 0);
+    let (model_dir, fold_dir, folders) = (&f.model_dir, &f.fold_dir, &f.folders);
+    let fold_label = fold.label();
+    let record_file = fold_dir.join(RECORD_FILE);
+    let finished = f.final_json.exists();
+
+    let device = match (experiment.device.resolve()?, rank) {
+        (Device::Cuda(_), Some(r)) => Device::Cuda(r.local_rank),
+        (device, _) => device,
+    };
     let memory = matches!(device, Device::Cuda(_)).then(PeakGpuMemory::start);
     let rss_reset = crate::peak_rss::reset();
     let mut trained_now = false;
     if !finished {
-        experiment.resume = checkpoint::paths(&fold_dir, "checkpoint_latest").1.exists();
-        let mut prepared = prepare_fold(&run_paths, &experiment, fold, progress)?;
+        experiment.resume = checkpoint::paths(fold_dir, "checkpoint_latest").1.exists();
+        let mut prepared = prepare_fold(&f.run_paths, &experiment, fold, progress && main)?;
         prepared.setup.time_limit_seconds = comparison.time_limit_seconds();
+        if let Some(r) = rank {
+            prepared.setup.data_parallel = Some(r.group.clone());
+            prepared.setup.device = device;
+        }
         nnunet_trainers::training::train(
             registry,
             &prepared.setup,
@@ -156,10 +258,13 @@ pub fn run_fold(
         )?;
         trained_now = true;
     }
+    if !main {
+        return Ok(None);
+    }
     let mut validated_now = false;
     let mut inference_seconds_per_case = None;
     let mut validation_cases = 0;
-    if !summary_file.exists() || trained_now {
+    if !f.summary_file.exists() || trained_now {
         let options = ValidationOptions {
             checkpoint: "checkpoint_final".into(),
             step_size: comparison.budget.step_size,
@@ -169,10 +274,10 @@ pub fn run_fold(
         };
         let (cases, seconds) = validate(
             registry,
-            &model_dir,
+            model_dir,
             &experiment,
             &fold_label,
-            &folders,
+            folders,
             &options,
         )?;
         validation_cases = cases;
@@ -192,12 +297,12 @@ pub fn run_fold(
         comparison,
         entry,
         &experiment,
-        &model_dir,
+        model_dir,
         &fold_label,
         measured,
     )?;
     atomic::write_json(&record_file, &record)?;
-    Ok(record)
+    Ok(Some(record))
 }
 
 /// What this invocation measured of a run.

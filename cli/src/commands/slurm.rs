@@ -96,6 +96,12 @@ fn status(args: ExperimentArg) -> Result<()> {
         println!("nothing submitted yet ({})", spec.work_dir.display());
         return Ok(());
     }
+    print_status(&rows);
+    Ok(())
+}
+
+/// The status table: stage, task, job, scheduler state, outputs on disk, log.
+pub(crate) fn print_status(rows: &[nnunet_cluster::status::TaskStatus]) {
     println!(
         "{:<10} {:<24} {:<10} {:<11} {:<13} log",
         "stage", "task", "job", "scheduler", "outputs"
@@ -111,5 +117,4 @@ fn status(args: ExperimentArg) -> Result<()> {
             row.log.display()
         );
     }
-    Ok(())
 }

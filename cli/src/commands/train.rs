@@ -151,7 +151,9 @@ pub fn run_toml(args: RunArgs) -> Result<()> {
 
 /// This process's rank in a data-parallel run (torchrun's or SLURM's variables), joined to
 /// the group; `None` for a single process.
-fn join_group(device: nnunet_core::tch::Device) -> Result<Option<(Rendezvous, SharedGroup)>> {
+pub(crate) fn join_group(
+    device: nnunet_core::tch::Device,
+) -> Result<Option<(Rendezvous, SharedGroup)>> {
     let Some(rdv) = Rendezvous::from_env()? else {
         return Ok(None);
     };

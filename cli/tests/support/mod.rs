@@ -83,6 +83,29 @@ impl Sandbox {
     }
 }
 
+/// Starts the one-node local SLURM (`scripts/slurm_local.sh start`: idempotent, and safe
+/// beside another test starting it at the same time) and returns its `SLURM_CONF`. The
+/// cluster is left running: other tests may be using it.
+pub fn start_slurm() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/slurm_local.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("start")
+        .output()
+        .expect("run scripts/slurm_local.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scripts/slurm_local.sh start failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export SLURM_CONF="))
+        .expect("SLURM_CONF line")
+        .to_string()
+}
+
 /// `nnunet train` of one fold, briefly, on the CPU with one loader worker: `epochs` of
 /// `iterations` training iterations and one validation iteration each.
 pub fn brief_train_args(
