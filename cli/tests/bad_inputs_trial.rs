@@ -212,3 +212,31 @@ fn failed_model_imports_and_installs_leave_nothing() {
     assert_mentions(&text, &["plans.json"]);
     assert!(!installed.exists(), "install-model-zip left {installed:?}");
 }
+
+#[test]
+fn negative_numbers_reach_the_checks_that_name_them() {
+    let sandbox = Sandbox::new();
+    sandbox.prepare_phantom_2d("res", 2);
+    // clap alone would answer "unexpected argument '-4' found".
+    let text = fails(&sandbox, &["plan", "-d", "901", "--gpu-memory-gb", "-4"]);
+    assert_mentions(&text, &["--gpu-memory-gb must be positive, got -4"]);
+    let images = sandbox.path().join("raw/Dataset901_Phantom2D/imagesTs");
+    let out = sandbox.path().join("out");
+    let text = fails(
+        &sandbox,
+        &[
+            "predict",
+            "-i",
+            images.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-d",
+            "901",
+            "-c",
+            "2d",
+            "--step-size",
+            "-0.5",
+        ],
+    );
+    assert_mentions(&text, &["step size -0.5 is invalid"]);
+}

@@ -43,7 +43,7 @@ pub struct PredictArgs {
     /// final, best, or a checkpoint file name such as checkpoint_best.pth (nnU-Net: -chk).
     #[arg(long, default_value = "final")]
     pub checkpoint: String,
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub step_size: f64,
     /// Disable mirroring test-time augmentation.
     #[arg(long)]
