@@ -11,7 +11,7 @@
 # Usage: scripts/bad_input_trial.sh [--write-docs] [KIND_NUMBER...]
 #   NNUNET_BIN   the binary (default: target/release/nnunet)
 #   --write-docs replaces the "The 90-kind trial" table in docs/reliability.md
-# Needs bash, coreutils, gzip, jq, zip and ImageMagick's `convert`; no GPU, no Python.
+# Needs bash, coreutils, gzip, jq, zip and Perl (core Compress::Zlib); no GPU, no Python.
 set -uo pipefail
 unset RUST_BACKTRACE # as a new user runs it: a panic then says "RUST_BACKTRACE"
 
@@ -371,7 +371,7 @@ classify() { # sets OUTCOME and WHY from $RC, $OUTF, the tokens, the output path
     if [ "$RC" -gt 128 ]; then OUTCOME=bad; WHY="killed by signal $((RC - 128))"; return; fi
     if grep -q 'panicked\|RUST_BACKTRACE' "$OUTF"; then OUTCOME=bad; WHY="panicked"; return; fi
     if [ "$RC" -eq 0 ]; then
-        if [ "${MODE:-}" = warn ] && grep -qi warning "$OUTF"; then :; else
+        if [ "${MODE:-}" = warn ] && grep -qiw "warn\|warning" "$OUTF"; then :; else
             OUTCOME=bad; WHY="exit 0"; return
         fi
     fi
@@ -404,10 +404,11 @@ for i in "${ALL[@]}"; do
     OUTF=$W.out
     (cd "$W" && timeout 300 env "${ENVX[@]}" "$BIN" "${RUN[@]}") >"$OUTF" 2>&1
     RC=$?
+    sed -i "s/\x1b\[[0-9;]*m//g" "$OUTF" # the log's colours
     classify
     n=$((n + 1))
     TOTAL[$OUTCOME]=$((TOTAL[$OUTCOME] + 1))
-    msg=$(grep -m1 -E '^(error|warning)' "$OUTF" || tail -n1 "$OUTF")
+    msg=$(grep -m1 -E '^(error|warning)| WARN ' "$OUTF" || tail -n1 "$OUTF")
     msg=${msg//$W/…}; msg=${msg//|/\\|}; msg=${msg:0:220}
     printf '| %s | %s | `%s` | **%s**%s | %s |\n' "$i" "$K" "$C" "$OUTCOME" "${WHY:+ ($WHY)}" \
         "\`${msg//\`/\'}\` (exit $RC)" >>"$ROWS"
