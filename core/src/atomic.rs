@@ -155,13 +155,41 @@ pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Resul
     write_bytes(path, &buf)
 }
 
-/// Reads and parses a JSON file, naming the file in any error.
+/// Reads and parses a JSON file, naming the file in any error, and for a value of the wrong
+/// type or range also the key it belongs to (`… expected usize at line 31 column 11 (in
+/// "patch_size")`).
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&text).map_err(|e| Error::Json {
-        path: path.to_path_buf(),
-        source: e,
+    serde_json::from_slice(&text).map_err(|e| {
+        let message = e.to_string();
+        let wrong_value = ["invalid type", "invalid value", "invalid length"]
+            .iter()
+            .any(|p| message.starts_with(p));
+        match wrong_value.then(|| enclosing_key(&text, e.line(), e.column())) {
+            Some(Some(key)) => {
+                Error::invalid_file(path, format!("invalid JSON: {message} (in \"{key}\")"))
+            }
+            _ => Error::Json {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        }
     })
+}
+
+/// The last object key (`"key":`) before `line`:`column` (1-based, as serde_json reports
+/// them) of `text`.
+fn enclosing_key(text: &[u8], line: usize, column: usize) -> Option<String> {
+    let text = std::str::from_utf8(text).ok()?;
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let before = text.get(..(start + column).min(text.len()))?;
+    let colon = before.rfind("\":").or_else(|| before.rfind("\" :"))?;
+    let open = before[..colon].rfind('"')?;
+    Some(before[open + 1..colon].to_string())
 }
 
 /// Removes the temporary files that processes no longer running left in `folder` (a
@@ -266,6 +294,33 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn read_json_names_the_key_of_a_wrongly_typed_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plans.json");
+        std::fs::write(
+            &path,
+            "{\n    \"a\": 1,\n    \"patch_size\": [\n        \"x\"\n    ]\n}",
+        )
+        .unwrap();
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct P {
+            a: usize,
+            patch_size: Vec<usize>,
+        }
+        let message = read_json::<P>(&path).unwrap_err().to_string();
+        assert!(message.contains("plans.json"), "{message}");
+        assert!(message.contains("(in \"patch_size\")"), "{message}");
+        // Syntax errors and missing keys keep serde's own message.
+        std::fs::write(&path, "{\"a\": 1}").unwrap();
+        let message = read_json::<P>(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("missing field") && !message.contains("(in"),
+            "{message}"
+        );
     }
 
     #[test]

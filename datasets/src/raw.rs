@@ -217,11 +217,40 @@ pub fn training_cases(root: &Path, descriptor: &DatasetDescriptor) -> Result<Vec
         }
         return Ok(cases);
     }
-    labelled_cases(
+    let cases = labelled_cases(
         &root.join("imagesTr"),
         &root.join("labelsTr"),
         &descriptor.file_ending,
-    )
+    )?;
+    warn_orphan_labels(&root.join("labelsTr"), &descriptor.file_ending, &cases);
+    Ok(cases)
+}
+
+/// Warns about label files in `labels` without an image case: nnU-Net leaves them out
+/// silently, which hides a misnamed or missing image.
+fn warn_orphan_labels(labels: &Path, ending: &str, cases: &[RawCase]) {
+    let Ok(entries) = std::fs::read_dir(labels) else {
+        return;
+    };
+    let known: std::collections::BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let mut orphans: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.strip_suffix(ending)?;
+            (!known.contains(id)).then_some(name)
+        })
+        .collect();
+    if orphans.is_empty() {
+        return;
+    }
+    orphans.sort();
+    tracing::warn!(
+        "{} label file(s) in {} have no image and are left out: {}",
+        orphans.len(),
+        labels.display(),
+        orphans.join(", ")
+    );
 }
 
 /// Test cases in `imagesTs` (none when the folder is absent).

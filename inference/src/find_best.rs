@@ -96,7 +96,10 @@ fn available_models(
         valid.push(model.clone());
     }
     if valid.is_empty() {
-        return Err(Error::Invalid("no trained configuration to compare".into()));
+        return Err(Error::Invalid(format!(
+            "no trained configuration to compare: {}",
+            notes.join("; ")
+        )));
     }
     Ok(valid)
 }

@@ -38,6 +38,27 @@ pub fn preprocess_dataset(
         ));
     }
     let plans: Plans = nnunet_core::atomic::read_json(&plans_file)?;
+    // Missing configurations are skipped (the default list names 3d ones a 2D dataset lacks),
+    // but a run that would preprocess nothing is a mistake.
+    if !request
+        .configurations
+        .iter()
+        .any(|c| plans.configurations.contains_key(c))
+    {
+        return Err(Error::invalid_file(
+            &plans_file,
+            format!(
+                "no configuration {} in these plans (available: {})",
+                request.configurations.join(", "),
+                plans
+                    .configurations
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
     // A run killed mid-write (fingerprint, plans) left temporary files: remove them.
     nnunet_core::atomic::clean_stale_temps(&folders.preprocessed)?;
     let dataset = read_dataset_json(&folders.raw)?;

@@ -178,6 +178,9 @@ pub struct PreparedFold {
     pub setup: TrainingSetup,
     pub train_cases: Arc<dyn CaseSource>,
     pub val_cases: Arc<dyn CaseSource>,
+    /// The outermost folder [`prepare_fold`] created for the fold (`None` when the fold folder
+    /// existed): a training that fails before its first checkpoint removes it.
+    pub created: Option<PathBuf>,
 }
 
 pub use nnunet_core::paths::trainer_folder;
@@ -214,6 +217,18 @@ pub fn prepare_fold(
     }
     let plans: Plans = atomic::read_json(&plans_file)?;
     let config = plans.configuration(&experiment.configuration)?;
+    if config.batch_size == Some(0) || config.patch_size.as_ref().is_some_and(|p| p.contains(&0)) {
+        return Err(Error::invalid_file(
+            &plans_file,
+            format!(
+                "configuration {}: batch_size ({:?}) and every patch_size entry ({:?}) must be \
+                 at least 1",
+                experiment.configuration,
+                config.batch_size.unwrap_or_default(),
+                config.patch_size.clone().unwrap_or_default()
+            ),
+        ));
+    }
     let data_identifier = config.data_identifier.clone().ok_or_else(|| {
         Error::invalid_file(
             &plans_file,
@@ -283,17 +298,8 @@ pub fn prepare_fold(
         &experiment.configuration,
     );
     let output_dir = trainer_dir.join(format!("fold_{}", fold.label()));
-    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io(&output_dir, e))?;
-    // A run killed mid-write (checkpoint, progress.png) left temporary files: remove them.
-    atomic::clean_stale_temps(&output_dir)?;
-    atomic::write_json(&trainer_dir.join("plans.json"), &plans)?;
-    atomic::write_json(&trainer_dir.join("dataset.json"), &dataset)?;
     let fingerprint_file = folders.preprocessed.join("dataset_fingerprint.json");
     let fingerprint_sha = if fingerprint_file.is_file() {
-        atomic::copy(
-            &fingerprint_file,
-            &trainer_dir.join("dataset_fingerprint.json"),
-        )?;
         file_sha256(&fingerprint_file)?
     } else {
         String::new()
@@ -301,7 +307,7 @@ pub fn prepare_fold(
 
     let declared = dataset.clone();
     let setup = TrainingSetup {
-        output_dir,
+        output_dir: output_dir.clone(),
         network,
         network_options: experiment.network_options.clone(),
         loss: experiment.loss.clone(),
@@ -334,11 +340,35 @@ pub fn prepare_fold(
             None => cases,
         }))
     };
+    let (train_cases, val_cases) = (open(train_ids)?, open(val_ids)?);
+    // The fold folder is created last, when nothing but I/O can fail any more: a refused run
+    // leaves no empty fold folder behind.
+    let created = first_missing(&output_dir);
+    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io(&output_dir, e))?;
+    // A run killed mid-write (checkpoint, progress.png) left temporary files: remove them.
+    atomic::clean_stale_temps(&output_dir)?;
+    atomic::write_json(&trainer_dir.join("plans.json"), &setup.plans)?;
+    atomic::write_json(&trainer_dir.join("dataset.json"), &setup.dataset)?;
+    if fingerprint_file.is_file() {
+        atomic::copy(
+            &fingerprint_file,
+            &trainer_dir.join("dataset_fingerprint.json"),
+        )?;
+    }
     Ok(PreparedFold {
         setup,
-        train_cases: open(train_ids)?,
-        val_cases: open(val_ids)?,
+        train_cases,
+        val_cases,
+        created,
     })
+}
+
+/// The outermost folder of `dir`'s ancestry (`dir` included) that does not exist yet.
+fn first_missing(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .last()
+        .map(Path::to_path_buf)
 }
 
 #[cfg(test)]

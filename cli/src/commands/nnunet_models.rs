@@ -18,7 +18,10 @@ pub struct ImportArgs {
 }
 
 pub fn run_import(args: ImportArgs) -> Result<()> {
+    // A failure midway (a corrupt .pth) removes what this run added to the output folder.
+    let guard = nnunet_core::atomic::OutputGuard::create(&args.output)?;
     let written = nnunet_folder::import_folder(&args.input, &args.output)?;
+    guard.commit();
     println!(
         "imported {} checkpoint(s) into {}",
         written.len(),
@@ -42,7 +45,9 @@ pub struct ExportArgs {
 }
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
+    let guard = nnunet_core::atomic::OutputGuard::create(&args.output)?;
     let written = nnunet_folder::export_folder(&args.input, &args.output, &args.trainer_name)?;
+    guard.commit();
     for file in &written {
         println!("wrote {}", file.display());
     }
@@ -120,7 +125,10 @@ pub fn run_install_zip(args: InstallZipArgs) -> Result<()> {
             .results
             .context("nnUNet_results is not set (or give --results)")?,
     };
-    for model in model_zip::install_model_zip(&args.zip, &results)? {
+    let guard = nnunet_core::atomic::OutputGuard::create(&results)?;
+    let installed = model_zip::install_model_zip(&args.zip, &results)?;
+    guard.commit();
+    for model in installed {
         println!("installed {}", model.display());
     }
     Ok(())

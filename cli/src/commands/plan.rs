@@ -16,7 +16,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "default")]
     pub planner: String,
     /// GPU memory target in GB (default: the planner's own, 8 / 8 / 24 / 40).
-    #[arg(long = "gpu-memory-gb")]
+    #[arg(long = "gpu-memory-gb", allow_negative_numbers = true)]
     pub gpu_memory_gb: Option<f64>,
     /// Name of the plans file to write (default: the planner's, e.g. nnUNetPlans).
     #[arg(long = "plans-name")]

@@ -43,7 +43,7 @@ pub struct PredictArgs {
     /// final, best, or a checkpoint file name such as checkpoint_best.pth (nnU-Net: -chk).
     #[arg(long, default_value = "final")]
     pub checkpoint: String,
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub step_size: f64,
     /// Disable mirroring test-time augmentation.
     #[arg(long)]
@@ -224,6 +224,21 @@ fn split_between_processes(args: &mut PredictArgs) -> Result<bool> {
 }
 
 pub fn run_predict(mut args: PredictArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.num_parts >= 1,
+        "--num-parts 0 is invalid: the cases are split into at least 1 part"
+    );
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        a.canonicalize()
+            .ok()
+            .is_some_and(|a| b.canonicalize().ok() == Some(a))
+    };
+    anyhow::ensure!(
+        !same(&args.input, &args.output),
+        "{}: the output folder is the input folder: the segmentations would be written \
+         among the images (and read as images by the next run); give another -o",
+        args.output.display()
+    );
     if split_between_processes(&mut args)? {
         return Ok(());
     }

@@ -201,6 +201,7 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
             prepared.train_cases.clone(),
             prepared.val_cases.clone(),
         )
+        .inspect_err(|_| remove_if_untrained(&prepared))
         .with_context(|| format!("training fold {}", fold.label()))?;
         match outcome.log.epochs.last() {
             Some(last) => println!(
@@ -223,4 +224,21 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
         }
     }
     Ok(())
+}
+
+/// After a failed training, removes the folders [`prepare_fold`] created for the fold when no
+/// checkpoint was written to it: a run refused before its first checkpoint (an unknown
+/// network, loss or option, a missing `--pretrained` file) leaves nothing to resume from.
+fn remove_if_untrained(prepared: &nnunet_trainers::experiment::PreparedFold) {
+    let Some(created) = &prepared.created else {
+        return;
+    };
+    let checkpointed = std::fs::read_dir(&prepared.setup.output_dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint_"))
+    });
+    if !checkpointed {
+        let _ = std::fs::remove_dir_all(created);
+    }
 }
