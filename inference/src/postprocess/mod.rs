@@ -15,11 +15,11 @@ pub mod determine;
 pub mod largest_component;
 
 use largest_component::LargestComponent;
+use nnunet_core::tch::Tensor;
 use nnunet_core::{BuiltIn, Error, LabelMap, Plugin, Postprocessor, Registry, Result, atomic};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
-use nnunet_core::tch::Tensor;
 
 /// `largest-component`.
 pub const LARGEST_COMPONENT: &str = "largest-component";
