@@ -132,29 +132,40 @@ void nnddp_free(NnDdp* ddp) {
   delete ddp;
 }
 
-// Averages `n` tensors across the group in place: flattened into one buffer, one all-reduce
-// (sum), divided by the world size, copied back (torch DDP's bucket, as one bucket).
-char* nnddp_allreduce_mean(NnDdp* ddp, at::Tensor** handles, size_t n) {
-  return guarded([&] {
-    if (n == 0) {
-      return;
-    }
-    auto parts = tensors(handles, n);
-    std::vector<at::Tensor> flat_parts;
-    flat_parts.reserve(n);
-    for (auto& t : parts) {
-      flat_parts.push_back(t.reshape({-1}));
-    }
-    std::vector<at::Tensor> buffer{at::cat(flat_parts)};
-    wait(ddp, ddp->group->allreduce(buffer, c10d::AllreduceOptions()));
+// Sums (or, with `mean`, averages) `n` tensors across the group in place: flattened into one
+// buffer, one all-reduce (sum), divided by the world size for the mean, copied back (torch
+// DDP's bucket, as one bucket).
+static void allreduce_flat(NnDdp* ddp, at::Tensor** handles, size_t n, bool mean) {
+  if (n == 0) {
+    return;
+  }
+  auto parts = tensors(handles, n);
+  std::vector<at::Tensor> flat_parts;
+  flat_parts.reserve(n);
+  for (auto& t : parts) {
+    flat_parts.push_back(t.reshape({-1}));
+  }
+  std::vector<at::Tensor> buffer{at::cat(flat_parts)};
+  wait(ddp, ddp->group->allreduce(buffer, c10d::AllreduceOptions()));
+  if (mean) {
     buffer[0].div_(ddp->size);
-    int64_t offset = 0;
-    for (auto& t : parts) {
-      auto numel = t.numel();
-      t.copy_(buffer[0].narrow(0, offset, numel).view_as(t));
-      offset += numel;
-    }
-  });
+  }
+  int64_t offset = 0;
+  for (auto& t : parts) {
+    auto numel = t.numel();
+    t.copy_(buffer[0].narrow(0, offset, numel).view_as(t));
+    offset += numel;
+  }
+}
+
+// Averages `n` tensors (of one dtype) across the group in place (the gradients).
+char* nnddp_allreduce_mean(NnDdp* ddp, at::Tensor** handles, size_t n) {
+  return guarded([&] { allreduce_flat(ddp, handles, n, true); });
+}
+
+// Sums `n` tensors (of one dtype) across the group in place (batch Dice's tp/fp/fn).
+char* nnddp_allreduce_sum(NnDdp* ddp, at::Tensor** handles, size_t n) {
+  return guarded([&] { allreduce_flat(ddp, handles, n, false); });
 }
 
 // Sums `n` doubles across the group in place (metrics: losses, tp/fp/fn). The values travel as

@@ -29,6 +29,7 @@ unsafe extern "C" {
     ) -> *mut c_char;
     fn nnddp_free(ddp: *mut NnDdp);
     fn nnddp_allreduce_mean(ddp: *mut NnDdp, tensors: *mut *mut Tensor_, n: usize) -> *mut c_char;
+    fn nnddp_allreduce_sum(ddp: *mut NnDdp, tensors: *mut *mut Tensor_, n: usize) -> *mut c_char;
     fn nnddp_allreduce_sum_f64(
         ddp: *mut NnDdp,
         values: *mut f64,
@@ -142,6 +143,15 @@ impl ProcessGroup {
         // SAFETY: live tensor handles for the duration of the call.
         let err = unsafe { nnddp_allreduce_mean(self.raw, handles.as_mut_ptr(), handles.len()) };
         check(err, self.rank, "all-reduce of the gradients")
+    }
+
+    /// Sums the tensors (of one dtype, on the group's device) across ranks in place, in one
+    /// flattened all-reduce (no autograd: the tensors are overwritten).
+    pub fn all_reduce_sum_tensors(&mut self, tensors: &mut [Tensor]) -> Result<()> {
+        let mut handles: Vec<*mut Tensor_> = tensors.iter_mut().map(|t| t.as_mut_ptr()).collect();
+        // SAFETY: live tensor handles for the duration of the call.
+        let err = unsafe { nnddp_allreduce_sum(self.raw, handles.as_mut_ptr(), handles.len()) };
+        check(err, self.rank, "all-reduce of the batch Dice counts")
     }
 
     /// Sums the values across ranks in place.

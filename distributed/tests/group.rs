@@ -50,6 +50,11 @@ fn collectives_average_sum_and_broadcast() {
             Tensor::full([2, 2], 4.0 * r, (Kind::Float, Device::Cpu)),
         ];
         group.all_reduce_mean(&mut grads).unwrap();
+        let mut counts = vec![
+            Tensor::from_slice(&[0.5f32 + r as f32, 2.0]),
+            Tensor::full([1, 2], 3.0 * r, (Kind::Float, Device::Cpu)),
+        ];
+        group.all_reduce_sum_tensors(&mut counts).unwrap();
         let mut values = [r + 1.0, 100.0 * r];
         group.all_reduce_sum(&mut values).unwrap();
         let mut weights = vec![Tensor::full([3], r + 7.0, (Kind::Float, Device::Cpu))];
@@ -60,9 +65,13 @@ fn collectives_average_sum_and_broadcast() {
             Vec::<f32>::try_from(grads[1].flatten(0, -1)).unwrap(),
             values,
             Vec::<f32>::try_from(&weights[0]).unwrap(),
+            Vec::<f32>::try_from(&counts[0]).unwrap(),
+            Vec::<f32>::try_from(counts[1].flatten(0, -1)).unwrap(),
         )
     });
-    for (a, b, values, w) in results {
+    for (a, b, values, w, c0, c1) in results {
+        assert_eq!(c0, [2.0, 4.0]);
+        assert_eq!(c1, [3.0, 3.0]);
         assert_eq!(a, [1.5, 5.0]);
         assert_eq!(b, [2.0; 4]);
         assert_eq!(values, [3.0, 100.0]);

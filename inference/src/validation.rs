@@ -22,7 +22,7 @@ use crate::label_handling::LabelHandling;
 use crate::predict::{Model, PredictOptions, append_previous_stage};
 use crate::probabilities::{LabelGrid, write_probabilities};
 use nnunet_core::tch::{Device, Kind, Tensor};
-use nnunet_core::{Error, Plans, Precision, Registry, Result, atomic};
+use nnunet_core::{DatasetDescriptor, Error, Plans, Precision, Registry, Result, atomic};
 use nnunet_planning::preprocessed_format::{
     CaseProperties, case_identifiers, case_paths, read_case, read_seg, write_seg,
 };
@@ -138,6 +138,8 @@ fn next_stages(plans: &Plans, configuration: &str) -> Result<Vec<String>> {
 /// `fold_K/validation/summary.json` (nnU-Net's format) and returns the summary.
 ///
 /// `val_cases` empty means the fold's own validation cases ([`fold_validation_cases`]).
+/// Data-parallel validation runs the two halves apart: each rank
+/// [`predict_validation_cases`] of its part, then one rank [`score_validation`].
 pub fn validate_fold(
     registry: &Registry,
     model_dir: &Path,
@@ -147,16 +149,36 @@ pub fn validate_fold(
     val_cases: &[String],
     options: &ValidationOptions,
 ) -> Result<Summary> {
-    let plans: Plans = atomic::read_json(&model_dir.join("plans.json"))?;
-    let previous = match plans.configuration(configuration)?.previous_stage {
-        Some(prev) => Some(previous_stage_segmentations(
-            model_dir,
-            &prev,
-            configuration,
-        )?),
-        None => None,
-    };
+    let cases = validation_cases(
+        model_dir,
+        configuration,
+        fold,
+        preprocessed_dataset_dir,
+        val_cases,
+    )?;
+    predict_validation_cases(
+        registry,
+        model_dir,
+        configuration,
+        fold,
+        preprocessed_dataset_dir,
+        &cases,
+        options,
+    )?;
+    score_validation(model_dir, fold, preprocessed_dataset_dir, &cases)
+}
+
+/// `val_cases`, or when empty the fold's own validation cases ([`fold_validation_cases`], from
+/// the model's `plans.json`); an error when there are none.
+pub fn validation_cases(
+    model_dir: &Path,
+    configuration: &str,
+    fold: &str,
+    preprocessed_dataset_dir: &Path,
+    val_cases: &[String],
+) -> Result<Vec<String>> {
     let cases = if val_cases.is_empty() {
+        let plans: Plans = atomic::read_json(&model_dir.join("plans.json"))?;
         fold_validation_cases(preprocessed_dataset_dir, &plans, configuration, fold)?
     } else {
         val_cases.to_vec()
@@ -166,6 +188,55 @@ pub fn validate_fold(
             "fold {fold} has no validation cases"
         )));
     }
+    Ok(cases)
+}
+
+/// Scores the predictions of `cases` in `fold_K/validation` against
+/// `<preprocessed dataset dir>/gt_segmentations` and writes `fold_K/validation/summary.json`.
+pub fn score_validation(
+    model_dir: &Path,
+    fold: &str,
+    preprocessed_dataset_dir: &Path,
+    cases: &[String],
+) -> Result<Summary> {
+    let dataset: DatasetDescriptor = atomic::read_json(&model_dir.join("dataset.json"))?;
+    let output = validation_folder(model_dir, fold);
+    let names: Vec<String> = cases
+        .iter()
+        .map(|case| format!("{case}{}", dataset.file_ending))
+        .collect();
+    evaluation::evaluate_cases(
+        &preprocessed_dataset_dir.join("gt_segmentations"),
+        &output,
+        &names,
+        &dataset,
+        Some(&output.join("summary.json")),
+    )
+}
+
+/// Predicts `cases` (the fold's, or one rank's part of them) into `fold_K/validation` (and the
+/// next stage's folder), without scoring them. No cases: nothing to do.
+pub fn predict_validation_cases(
+    registry: &Registry,
+    model_dir: &Path,
+    configuration: &str,
+    fold: &str,
+    preprocessed_dataset_dir: &Path,
+    cases: &[String],
+    options: &ValidationOptions,
+) -> Result<()> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    let plans: Plans = atomic::read_json(&model_dir.join("plans.json"))?;
+    let previous = match plans.configuration(configuration)?.previous_stage {
+        Some(prev) => Some(previous_stage_segmentations(
+            model_dir,
+            &prev,
+            configuration,
+        )?),
+        None => None,
+    };
     let source = data_folder(preprocessed_dataset_dir, &plans, configuration)?;
     let model = Model::load(
         registry,
@@ -195,8 +266,7 @@ pub fn validate_fold(
         })
         .collect::<Result<_>>()?;
 
-    let mut names = Vec::with_capacity(cases.len());
-    for case in &cases {
+    for case in cases {
         let mut preprocessed = read_case(&source, case)?;
         if let (Some(dir), Some(labels)) = (&previous, &model.cascade_labels) {
             let seg = read_previous_stage(dir, case, preprocessed.seg.len())?;
@@ -220,19 +290,12 @@ pub fn validate_fold(
             let grid = LabelGrid::of(&exported.segmentation);
             write_probabilities(&output, case, probabilities, &grid)?;
         }
-        names.push(name);
         for (stage, data, out) in &stages {
             let p = &preprocessed.properties;
             write_next_stage(&logits, p, &model.labels, case, stage, data, out)?;
         }
     }
-    evaluation::evaluate_cases(
-        &preprocessed_dataset_dir.join("gt_segmentations"),
-        &output,
-        &names,
-        &model.dataset,
-        Some(&output.join("summary.json")),
-    )
+    Ok(())
 }
 
 /// Resamples `logits` to the next stage's preprocessed shape, argmaxes and writes

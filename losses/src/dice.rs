@@ -2,8 +2,10 @@
 //! sigmoid) probabilities; per channel `(2·Σ p·y + smooth) / max(Σ y + Σ p + smooth, 1e-8)`,
 //! sums over the spatial axes — and over the batch too with batch Dice; mean over channels
 //! (background dropped unless `do_bg`); the loss is the negative mean Dice, as in nnU-Net.
-//! Ignore-label voxels are masked out of every sum.
+//! Ignore-label voxels are masked out of every sum. In data-parallel training, batch Dice sums
+//! its counts over every rank's samples ([`crate::cross_rank`]), as nnU-Net's `ddp=True`.
 
+use crate::cross_rank::{self, CrossRank};
 use crate::options::Options;
 use crate::target::{region_target, softmax_target};
 use nnunet_core::tch::{Kind, Tensor};
@@ -23,6 +25,8 @@ pub struct SoftDice {
     /// Sigmoid outputs (region-based training) instead of softmax.
     pub regions: bool,
     pub region_labels: Option<Vec<Vec<i64>>>,
+    /// Batch Dice over the global batch of a data-parallel run: the counts summed across ranks.
+    pub cross_rank: Option<CrossRank>,
 }
 
 impl SoftDice {
@@ -35,12 +39,14 @@ impl SoftDice {
             ignore_label: spec.ignore_label,
             regions: spec.regions,
             region_labels: options.regions()?,
+            // nnU-Net gathers only batch Dice (`ddp and batch_dice`)
+            cross_rank: cross_rank::installed().filter(|_| spec.batch_dice),
         })
     }
-}
 
-impl Loss for SoftDice {
-    fn compute(&self, logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+    /// `[Σ p·y, Σ p, Σ y]` per sample and channel `(B, C)`, or per channel `(C)` with batch
+    /// Dice (over this process's samples: the gather across ranks is in [`Loss::compute`]).
+    pub fn counts(&self, logits: &Tensor, target: &Tensor) -> Result<[Tensor; 3]> {
         let (mut probs, prepared) = if self.regions {
             let prepared = region_target(
                 "dice",
@@ -75,6 +81,17 @@ impl Loss for SoftDice {
             sum_pred = sum_pred.f_sum_dim_intlist(0, false, Kind::Float)?;
             sum_gt = sum_gt.f_sum_dim_intlist(0, false, Kind::Float)?;
         }
+        Ok([intersect, sum_pred, sum_gt])
+    }
+}
+
+impl Loss for SoftDice {
+    fn compute(&self, logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+        let mut counts = self.counts(logits, target)?;
+        if let Some(ranks) = self.cross_rank.as_ref().filter(|_| self.batch_dice) {
+            counts = ranks.gather(counts)?;
+        }
+        let [intersect, sum_pred, sum_gt] = counts;
         let dice = (intersect * 2.0 + self.smooth)
             .f_div(&(sum_gt + sum_pred + self.smooth).f_clamp_min(1e-8)?)?;
         Ok(dice.f_mean(Kind::Float)?.f_neg()?)

@@ -13,11 +13,13 @@
 //! `regions` (sigmoid outputs). Any other pairing is an expression, not a new type:
 //! [`build_loss_from_expr`] builds `"dice+topk10"`, `"0.5*dice + 2*ce"` or terms from plugins
 //! as a [`Composite`]. A [`Loss`] sees one resolution; [`DeepSupervisionLoss`] applies one to
-//! every deep-supervision output with nnU-Net's weights.
+//! every deep-supervision output with nnU-Net's weights. In data-parallel training, batch Dice
+//! is over the global batch: the trainer installs a [`RankSum`] ([`cross_rank`]).
 
 mod bce;
 mod composite;
 mod cross_entropy;
+pub mod cross_rank;
 mod deep_supervision;
 mod dice;
 mod options;
@@ -27,6 +29,7 @@ mod topk;
 pub use bce::BinaryCrossEntropy;
 pub use composite::{Composite, build_loss_from_expr, parse_loss_expr};
 pub use cross_entropy::CrossEntropy;
+pub use cross_rank::{CrossRank, CrossRankGuard, RankSum, gather_batch_dice};
 pub use deep_supervision::{DeepSupervisionLoss, deep_supervision_weights, downsample_target};
 pub use dice::{DICE_SMOOTH, SoftDice};
 pub use topk::TopK;

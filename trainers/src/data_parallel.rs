@@ -3,14 +3,17 @@
 //! after every backward pass (before loss unscaling and clipping, as torch DDP's all-reduce
 //! during backward), the initial weights broadcast from rank 0, and the epoch's losses and
 //! pseudo-Dice counts summed across ranks (nnU-Net's `all_gather_object` of the losses and
-//! tp/fp/fn). Rank 0 alone writes checkpoints, logs and progress.png (the training loop asks
-//! [`DataParallel::is_main`]).
+//! tp/fp/fn). Batch Dice is over the global batch: the loss built under
+//! [`DataParallel::gather_batch_dice`] sums its tp/fp/fn across ranks through the group
+//! (nnU-Net's `ddp=True`, see [`nnunet_losses::cross_rank`]). Rank 0 alone writes checkpoints,
+//! logs and progress.png (the training loop asks [`DataParallel::is_main`]).
 
 use nnunet_core::tch::{Tensor, nn::VarStore};
 use nnunet_core::{Error, Result};
 use nnunet_distributed::{ProcessGroup, SharedGroup};
+use nnunet_losses::{CrossRankGuard, RankSum};
 use std::ops::Range;
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 
 /// Which samples of each global batch this rank builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,31 @@ impl DataParallel {
     /// Waits for every rank.
     pub fn barrier(&self) -> Result<()> {
         lock(&self.group)?.barrier()
+    }
+
+    /// While the guard lives, batch Dice losses built on this thread sum their counts across
+    /// the ranks (every rank's Dice is the global batch's).
+    pub fn gather_batch_dice(&self) -> CrossRankGuard {
+        nnunet_losses::gather_batch_dice(Arc::new(GroupSum {
+            group: self.group.clone(),
+            world_size: self.shard.world_size,
+        }))
+    }
+}
+
+/// The group's all-reduce as the losses see it.
+struct GroupSum {
+    group: SharedGroup,
+    world_size: usize,
+}
+
+impl RankSum for GroupSum {
+    fn world_size(&self) -> usize {
+        self.world_size
+    }
+
+    fn sum(&self, tensors: &mut [Tensor]) -> Result<()> {
+        lock(&self.group)?.all_reduce_sum_tensors(tensors)
     }
 }
 

@@ -17,8 +17,8 @@
 //! one extra input channel per foreground label, the previous stage's segmentation as one-hot.
 //!
 //! Data-parallel ([`crate::data_parallel`], `setup.data_parallel`): each rank builds its part of
-//! every batch, gradients are averaged after backward, losses and pseudo-Dice counts summed
-//! across ranks, and rank 0 alone writes.
+//! every batch, gradients are averaged after backward, batch Dice's tp/fp/fn, the losses and
+//! the pseudo-Dice counts summed across ranks, and rank 0 alone writes.
 
 use crate::case_source::CaseSource;
 use crate::checkpoint::{self, CHECKPOINT_FORMAT, CheckpointMeta};
@@ -267,16 +267,18 @@ pub fn train(
         _ => run.loss.clone(),
     };
     // One loss per output resolution; the number of outputs is known after the first forward.
-    let mut losses = LazyDeepSupervision::new(build_loss_from_expr(
-        registry,
-        &loss_name,
-        &LossSpec {
-            batch_dice: config.batch_dice.unwrap_or(false),
-            ignore_label,
-            regions: regions.is_some(),
-            options: run.loss_options.clone(),
-        },
-    )?);
+    // In data-parallel training batch Dice sums its counts across ranks (nnU-Net's ddp=True).
+    let batch_dice = config.batch_dice.unwrap_or(false);
+    let gather = dp.as_ref().map(DataParallel::gather_batch_dice);
+    let loss_spec = LossSpec {
+        batch_dice,
+        ignore_label,
+        regions: regions.is_some(),
+        options: run.loss_options.clone(),
+    };
+    let loss = build_loss_from_expr(registry, &loss_name, &loss_spec)?;
+    drop(gather);
+    let mut losses = LazyDeepSupervision::new(loss);
     // nnU-Net: GradScaler on CUDA only.
     let use_amp = setup.amp && setup.device.is_cuda();
     let mut scaler = use_amp.then(|| GradScaler::new(GradScalerConfig::default()));
@@ -336,10 +338,15 @@ pub fn train(
         let shard = dp.shard();
         runlog.line(&format!(
             "Data-parallel training on {} ranks: each builds its part of every batch of {} \
-             (rank 0: samples {:?})",
+             (rank 0: samples {:?}){}",
             shard.world_size,
             run.batch_size,
-            shard.samples(run.batch_size)?
+            shard.samples(run.batch_size)?,
+            if batch_dice {
+                "; batch Dice over the global batch (tp/fp/fn summed across ranks)"
+            } else {
+                ""
+            }
         ));
     }
     runlog.line(&format!(

@@ -1,7 +1,7 @@
 //! `nnunet train` (flags) and `nnunet run experiment.toml`: both build an
 //! [`Experiment`](nnunet_trainers::experiment::Experiment) and train its folds.
 
-use super::validation::{ValidationArgs, validate};
+use super::validation::{Ranks, ValidationArgs, validate};
 use anyhow::{Context, Result};
 use clap::Args;
 use nnunet_core::DeviceChoice;
@@ -169,8 +169,15 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
     let registry = super::registry_with(&experiment.plugins)?;
     let paths = NnunetPaths::from_env();
     let group = join_group(experiment.device.resolve()?)?;
-    // rank 0 alone validates and reports (the others only train)
     let main = group.as_ref().is_none_or(|(rdv, _)| rdv.rank == 0);
+    // each rank validates its part of the cases; rank 0 scores them all
+    let ranks = || {
+        group.as_ref().map(|(rdv, group)| Ranks {
+            rank: rdv.rank,
+            world_size: rdv.world_size,
+            group,
+        })
+    };
     for fold in &experiment.folds {
         let mut prepared = prepare_fold(&paths, experiment, fold, true)
             .with_context(|| format!("preparing fold {}", fold.label()))?;
@@ -182,10 +189,7 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
             }
         }
         if validation.val {
-            if !main {
-                continue;
-            }
-            validate(&registry, experiment, &prepared, validation)?;
+            validate(&registry, experiment, &prepared, validation, ranks())?;
             continue;
         }
         println!(
@@ -219,8 +223,8 @@ fn train_experiment(experiment: &Experiment, validation: &ValidationArgs) -> Res
             ),
             None => println!("fold {}: nothing to do", fold.label()),
         }
-        if !validation.no_validation && main {
-            validate(&registry, experiment, &prepared, validation)?;
+        if !validation.no_validation {
+            validate(&registry, experiment, &prepared, validation, ranks())?;
         }
     }
     Ok(())
