@@ -21,6 +21,7 @@ pub mod loader;
 pub mod optim;
 pub mod patch_sampling;
 pub mod prefetch;
+pub mod pretrained;
 pub mod preprocessed;
 pub mod progress;
 mod pseudo_dice;
