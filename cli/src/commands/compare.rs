@@ -202,22 +202,12 @@ fn submit(paths: &NnunetPaths, comparison: &Comparison, output: Option<&Path>) -
         None => std::env::current_exe().context("cannot find the running nnunet binary")?,
     };
     let outcome = nnunet_compare::slurm::submit(paths, comparison, output, &nnunet)?;
-    for done in &outcome.finished {
-        println!("finished, skipped: {done}");
-    }
-    if outcome.submitted.is_empty() {
-        println!("nothing to submit: every run and the report are finished");
-    }
-    for stage in &outcome.submitted {
-        let names: Vec<&str> = stage.tasks.iter().map(|t| t.name.as_str()).collect();
-        println!(
-            "submitted {} (job {}): {}",
-            stage.stage,
-            stage.job_id,
-            names.join(", ")
-        );
-    }
-    println!("work folder: {}", outcome.work_dir.display());
+    super::slurm::print_submission(
+        &outcome.finished,
+        &outcome.submitted,
+        "every run and the report are finished",
+        &outcome.work_dir,
+    );
     println!("output: {}", outcome.output.display());
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use nnunet_cluster::ClusterExperiment;
-use std::path::PathBuf;
+use nnunet_cluster::{ClusterExperiment, StageRecord};
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum SlurmCommand {
@@ -70,13 +70,30 @@ fn submit(args: SubmitArgs) -> Result<()> {
     let spec = ClusterExperiment::read(&args.experiment.experiment)?;
     let exe = nnunet(&spec, args.nnunet)?;
     let outcome = nnunet_cluster::submit(&spec, &exe)?;
-    for done in &outcome.finished {
+    print_submission(
+        &outcome.finished,
+        &outcome.submitted,
+        "every task is finished",
+        &spec.work_dir,
+    );
+    Ok(())
+}
+
+/// What a submission skipped and submitted, and where its scripts and logs are (`nnunet slurm
+/// submit`, and `nnunet compare` on SLURM).
+pub(super) fn print_submission(
+    finished: &[String],
+    submitted: &[StageRecord],
+    nothing: &str,
+    work_dir: &Path,
+) {
+    for done in finished {
         println!("finished, skipped: {done}");
     }
-    if outcome.submitted.is_empty() {
-        println!("nothing to submit: every task is finished");
+    if submitted.is_empty() {
+        println!("nothing to submit: {nothing}");
     }
-    for stage in &outcome.submitted {
+    for stage in submitted {
         let names: Vec<&str> = stage.tasks.iter().map(|t| t.name.as_str()).collect();
         println!(
             "submitted {} (job {}): {}",
@@ -85,8 +102,7 @@ fn submit(args: SubmitArgs) -> Result<()> {
             names.join(", ")
         );
     }
-    println!("work folder: {}", spec.work_dir.display());
-    Ok(())
+    println!("work folder: {}", work_dir.display());
 }
 
 fn status(args: ExperimentArg) -> Result<()> {
