@@ -5,11 +5,14 @@
 //! `--status` says so, and a resubmission submits nothing. Then the local scheduler with
 //! `nproc_per_node = 2`: each run launched as two ranks here, then the report.
 
+#[path = "support/slurm_client.rs"]
+mod slurm_client;
 mod support;
 
+use slurm_client::SlurmClient;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use support::{Sandbox, start_slurm};
 
 const COMPARISON: &str = r#"dataset = "901"
@@ -45,79 +48,6 @@ loss = "ce"
 /// One test at a time (the CI has two cores).
 static SERIAL: Mutex<()> = Mutex::new(());
 
-struct Run<'a> {
-    env: &'a Sandbox,
-    conf: String,
-    toml: PathBuf,
-}
-
-impl Run<'_> {
-    fn nnunet(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .command("res", args)
-            .env("SLURM_CONF", &self.conf)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "nnunet {args:?} failed:\n{text}");
-        text
-    }
-
-    fn submit(&self) -> String {
-        self.nnunet(&["compare", self.toml.to_str().unwrap()])
-    }
-
-    fn status(&self) -> String {
-        self.nnunet(&["compare", "--status", self.toml.to_str().unwrap()])
-    }
-
-    /// Waits until no job of the last submission is pending or running; returns the status.
-    fn wait(&self) -> String {
-        let start = Instant::now();
-        loop {
-            let status = self.status();
-            let busy = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"]
-                .iter()
-                .any(|s| status.contains(s));
-            if !busy {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(900),
-                "jobs still running after 15 minutes:\n{status}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.logs_dir().join(name)).unwrap_or_default()
-    }
-
-    fn logs_dir(&self) -> PathBuf {
-        self.toml.parent().unwrap().join("slurm/logs")
-    }
-
-    fn logs(&self) -> String {
-        let mut text = String::new();
-        for entry in std::fs::read_dir(self.logs_dir()).into_iter().flatten() {
-            let path = entry.unwrap().path();
-            let body = std::fs::read_to_string(&path).unwrap_or_default();
-            let tail: Vec<&str> = body.lines().rev().take(20).collect();
-            text += &format!("--- {}\n", path.display());
-            text += &tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-            text += "\n";
-        }
-        text
-    }
-}
-
 fn record(output: &Path, slug: &str, loss_trainer: &str) -> PathBuf {
     output
         .join("runs")
@@ -135,10 +65,12 @@ fn comparison_runs_on_slurm_and_a_resubmission_submits_nothing() {
     env.prepare_phantom_2d("res", 6);
     let toml = env.path().join("cmp.toml");
     std::fs::write(&toml, COMPARISON).unwrap();
-    let run = Run {
+    let run = SlurmClient {
         env: &env,
         conf,
         toml,
+        submit: &["compare"],
+        status: &["compare", "--status"],
     };
 
     let out = run.submit();

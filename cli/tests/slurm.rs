@@ -4,76 +4,13 @@
 //! array; a resubmission then runs nothing; a training cancelled with `scancel` runs again on
 //! the next submission, and so do the stages after it.
 
+#[path = "support/slurm_client.rs"]
+mod slurm_client;
 mod support;
 
-use std::path::PathBuf;
+use slurm_client::SlurmClient;
 use std::process::Command;
-use std::time::{Duration, Instant};
 use support::{Sandbox, start_slurm};
-
-struct Cluster<'a> {
-    env: &'a Sandbox,
-    conf: String,
-    toml: PathBuf,
-}
-
-impl Cluster<'_> {
-    fn nnunet(&self, args: &[&str]) -> String {
-        let out = self
-            .env
-            .command("res", args)
-            .env("SLURM_CONF", &self.conf)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "nnunet {args:?} failed:\n{text}");
-        text
-    }
-
-    fn submit(&self) -> String {
-        self.nnunet(&["slurm", "submit", self.toml.to_str().unwrap()])
-    }
-
-    fn status(&self) -> String {
-        self.nnunet(&["slurm", "status", self.toml.to_str().unwrap()])
-    }
-
-    /// Waits until no job of the last submission is pending or running; returns the status.
-    fn wait(&self) -> String {
-        let start = Instant::now();
-        loop {
-            let status = self.status();
-            let busy = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING"]
-                .iter()
-                .any(|s| status.contains(s));
-            if !busy {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(900),
-                "jobs still running after 15 minutes:\n{status}"
-            );
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
-
-    fn logs(&self) -> String {
-        let logs = self.toml.parent().unwrap().join("slurm/logs");
-        let mut text = String::new();
-        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
-            let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let tail: Vec<&str> = body.lines().rev().take(15).collect();
-            text += &format!("--- {}\n", entry.path().display());
-            text += &tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-            text += "\n";
-        }
-        text
-    }
-}
 
 #[test]
 fn experiment_runs_on_slurm_and_resubmits_only_what_is_missing() {
@@ -100,10 +37,12 @@ fn experiment_runs_on_slurm_and_resubmits_only_what_is_missing() {
          [slurm]\ncpus_per_task = 1\nwork_dir = \"slurm\"\n",
     )
     .unwrap();
-    let cluster = Cluster {
+    let cluster = SlurmClient {
         env: &env,
         conf,
         toml,
+        submit: &["slurm", "submit"],
+        status: &["slurm", "status"],
     };
 
     let out = cluster.submit();
