@@ -14,6 +14,7 @@ pub mod components;
 pub mod determine;
 pub mod largest_component;
 
+use crate::probabilities;
 use largest_component::LargestComponent;
 use nnunet_core::tch::Tensor;
 use nnunet_core::{BuiltIn, Error, LabelMap, Plugin, Postprocessor, Registry, Result, atomic};
@@ -105,18 +106,9 @@ fn probabilities_beside(
     if !npz.is_file() {
         return Ok(None);
     }
-    let probabilities = crate::probabilities::read_probability_array(&npz)?;
-    let shape: Vec<i64> = seg.shape.iter().map(|&s| s as i64).collect();
-    if probabilities.size()[1..] != shape[..] {
-        return Err(Error::invalid_file(
-            &npz,
-            format!(
-                "probabilities of shape {:?} do not match the label map {name} of shape {:?}",
-                probabilities.size(),
-                seg.shape
-            ),
-        ));
-    }
+    let probabilities = probabilities::read_probability_array(&npz)?;
+    let grid = probabilities::LabelGrid::of(seg);
+    probabilities::check_shape(&npz, &probabilities, &grid, &folder.join(name))?;
     Ok(Some(probabilities))
 }
 
