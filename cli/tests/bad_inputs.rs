@@ -3,70 +3,14 @@
 //! half-written. Broken datasets are made from the phantom generator, so nothing here skips.
 //! docs/reliability.md lists the messages.
 
+#[path = "support/bad_input.rs"]
+mod bad_input;
 mod support;
 
+use bad_input::{assert_mentions, edit_json, fails, fails_with_env, phantom};
 use nnunet_core::Image;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use support::Sandbox;
-
-/// Runs `nnunet ARGS` (with extra environment), asserting that it fails; returns its output.
-fn fails_with_env(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut cmd = sandbox.command("res", args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "nnunet {args:?} succeeded:\n{text}");
-    assert!(
-        !text.contains("panicked"),
-        "nnunet {args:?} panicked:\n{text}"
-    );
-    // Shown with --nocapture: docs/reliability.md quotes these.
-    eprintln!("$ nnunet {}\n{text}", args.join(" "));
-    text
-}
-
-fn fails(sandbox: &Sandbox, args: &[&str]) -> String {
-    fails_with_env(sandbox, args, &[])
-}
-
-fn assert_mentions(text: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(text.contains(part), "{part:?} missing from:\n{text}");
-    }
-}
-
-/// The generated phantom (`dim` 2 or 3) with `cases` training cases; returns its raw folder.
-fn phantom(sandbox: &Sandbox, dim: u8, cases: usize) -> PathBuf {
-    let (dim_s, cases_s) = (dim.to_string(), cases.to_string());
-    sandbox.run(&[
-        "demo-data",
-        "--dim",
-        &dim_s,
-        "--cases",
-        &cases_s,
-        "--test-cases",
-        "1",
-    ]);
-    let name = if dim == 2 {
-        "Dataset901_Phantom2D"
-    } else {
-        "Dataset900_Phantom3D"
-    };
-    sandbox.path().join("raw").join(name)
-}
-
-fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    edit(&mut json);
-    std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
-}
 
 fn rewrite_image(path: &Path, edit: impl FnOnce(&mut Image)) {
     let mut image = nnunet_datasets::read_image(&[path]).unwrap();

@@ -1,55 +1,13 @@
 //! Bad input found by the 90-kind trial (`scripts/bad_input_trial.sh`, docs/reliability.md):
 //! each test pins one fix, built from the phantom generator like `bad_inputs.rs`.
 
+#[path = "support/bad_input.rs"]
+mod bad_input;
 mod support;
 
-use std::path::{Path, PathBuf};
+use bad_input::{assert_mentions, edit_json, fails, phantom};
+use std::path::Path;
 use support::Sandbox;
-
-/// Runs `nnunet ARGS`, asserting that it fails without a panic; returns its output.
-fn fails(sandbox: &Sandbox, args: &[&str]) -> String {
-    let out = sandbox.command("res", args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "nnunet {args:?} succeeded:\n{text}");
-    assert!(
-        !text.contains("panicked"),
-        "nnunet {args:?} panicked:\n{text}"
-    );
-    eprintln!("$ nnunet {}\n{text}", args.join(" "));
-    text
-}
-
-fn assert_mentions(text: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(text.contains(part), "{part:?} missing from:\n{text}");
-    }
-}
-
-/// The generated 2D phantom with `cases` training cases; returns its raw folder.
-fn phantom_2d(sandbox: &Sandbox, cases: usize) -> PathBuf {
-    let cases = cases.to_string();
-    sandbox.run(&[
-        "demo-data",
-        "--dim",
-        "2",
-        "--cases",
-        &cases,
-        "--test-cases",
-        "1",
-    ]);
-    sandbox.path().join("raw/Dataset901_Phantom2D")
-}
-
-fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
-    let mut json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    edit(&mut json);
-    std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
-}
 
 #[test]
 fn preprocess_of_only_missing_configurations_fails_naming_them() {
@@ -111,7 +69,7 @@ fn broken_plans_and_refused_trainings_leave_no_fold_folder() {
 #[test]
 fn a_label_without_its_image_is_a_warning() {
     let sandbox = Sandbox::new();
-    let raw = phantom_2d(&sandbox, 3);
+    let raw = phantom(&sandbox, 2, 3);
     std::fs::remove_file(raw.join("imagesTr/phantom_002_0000.png")).unwrap();
     let text = sandbox.run(&["fingerprint", "-d", "901"]);
     assert_mentions(&text, &["WARN", "phantom_002.png", "no image"]);
@@ -120,7 +78,7 @@ fn a_label_without_its_image_is_a_warning() {
 #[test]
 fn predict_refuses_zero_parts_and_writing_into_its_input_folder() {
     let sandbox = Sandbox::new();
-    let raw = phantom_2d(&sandbox, 2);
+    let raw = phantom(&sandbox, 2, 2);
     let images = raw.join("imagesTs");
     let before = std::fs::read_dir(&images).unwrap().count();
     let predict = |out: &Path, extra: &[&str]| {
