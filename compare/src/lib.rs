@@ -11,7 +11,6 @@
 //! - [`chart`]: the PNG.
 //! - [`gpu_memory`]: peak GPU memory by sampling `nvidia-smi`.
 //! - [`peak_rss`]: peak resident memory of a run.
-//! - [`flops`]: FLOPs per patch of the plans' U-Nets.
 //! - [`cases`]: per-case Dice from `summary.json`.
 //! - [`stats`]: Wilcoxon signed-rank and Holm, as scipy and statsmodels.
 //! - [`paired`]: the per-case table, mean ranks and the tests against the baseline.
@@ -19,7 +18,6 @@
 pub mod cases;
 pub mod chart;
 pub mod config;
-pub mod flops;
 pub mod gpu_memory;
 pub mod paired;
 pub mod peak_rss;

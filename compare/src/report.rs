@@ -213,8 +213,9 @@ pub fn markdown(setting: &Setting, columns: &[LabelColumn], rows: &[Row]) -> Str
          of the per-case Dice against the baseline ({}), paired by fold and case, \
          Holm-adjusted across the networks (raw p in brackets); details in \
          `comparison_stats.json`, per-case values in `comparison_cases.csv`. GFLOPs: \
-         2 × multiply-accumulates of the convolutions in one forward pass of one patch, \
-         counted from the plans' architecture (\"-\": a plugin network, not countable). \
+         one forward pass of one patch (batch 1, as trained), counted on libtorch's \
+         dispatcher as `torch.utils.flop_counter` counts (2 × multiply-accumulates of \
+         convolutions, matrix products and attention). \
          Training time per epoch includes the validation iterations; inference time per case \
          is the final validation (read, sliding window with the configured mirroring, export, \
          scoring). Peak RSS: the process's resident memory high-water mark during the run's \

@@ -186,13 +186,7 @@ fn finished_in(
     if record.label != entry.label {
         return Ok(None);
     }
-    completed(
-        record,
-        &f.final_json,
-        &f.model_dir,
-        &experiment.configuration,
-    )
-    .map(Some)
+    completed(record, &f.final_json).map(Some)
 }
 
 /// Trains (unless finished), validates (unless done) and records one network × fold.
@@ -226,10 +220,22 @@ pub fn run_fold_ranked(
 ) -> Result<Option<RunRecord>> {
     let mut experiment = comparison.experiment(entry)?;
     let f = RunFolders::new(paths, &experiment, entry, fold, output)?;
-    if let Some(record) = finished_in(&f, &experiment, entry)? {
+    let main = rank.is_none_or(|r| r.rank == 0);
+    if let Some(mut record) = finished_in(&f, &experiment, entry)? {
+        if main && record.flops_per_patch.is_none() {
+            // A record from before plugin networks were counted.
+            let meta: checkpoint::CheckpointMeta = atomic::read_json(&f.final_json)?;
+            record.flops_per_patch = flops_of(
+                registry,
+                &f.model_dir,
+                &experiment.configuration,
+                &meta,
+                Device::Cpu,
+            )?;
+            atomic::write_json(&f.fold_dir.join(RECORD_FILE), &record)?;
+        }
         return Ok(Some(record));
     }
-    let main = rank.is_none_or(|r| r.rank == 0);
     let (model_dir, fold_dir, folders) = (&f.model_dir, &f.fold_dir, &f.folders);
     let fold_label = fold.label();
     let record_file = fold_dir.join(RECORD_FILE);
@@ -294,6 +300,7 @@ pub fn run_fold_ranked(
         device,
     };
     let record = record(
+        registry,
         comparison,
         entry,
         &experiment,
@@ -319,6 +326,7 @@ struct Measured {
 
 /// The record of a trained and validated fold: the checkpoint, the summary and `m`.
 fn record(
+    registry: &Registry,
     comparison: &Comparison,
     entry: &NetworkEntry,
     experiment: &nnunet_trainers::experiment::Experiment,
@@ -345,7 +353,13 @@ fn record(
         scheduled_epochs: Some(loaded.meta.options.epochs),
         seed: Some(loaded.meta.options.seed),
         time_limit_hours: comparison.budget.hours,
-        flops_per_patch: flops_of(model_dir, &experiment.configuration, &loaded.meta)?,
+        flops_per_patch: flops_of(
+            registry,
+            model_dir,
+            &experiment.configuration,
+            &loaded.meta,
+            m.device,
+        )?,
         peak_rss_mib: m.peak_rss_mib,
         train_seconds_per_epoch: mean_epoch_seconds(&loaded.meta.log.epochs),
         inference_seconds_per_case: m.inference_seconds_per_case,
@@ -416,29 +430,28 @@ fn check_budget(
     Ok(())
 }
 
-/// A reused record; one written by an earlier version gets what the checkpoint and plans
-/// still say (seed, schedule, FLOPs; not the peak memory, which only the run could measure).
-fn completed(
-    mut record: RunRecord,
-    final_json: &Path,
-    model_dir: &Path,
-    configuration: &str,
-) -> Result<RunRecord> {
+/// A reused record; one written by an earlier version gets what the checkpoint still says
+/// (seed, schedule; not the peak memory, which only the run could measure; FLOPs are counted
+/// again by [`run_fold_ranked`], which has the networks).
+fn completed(mut record: RunRecord, final_json: &Path) -> Result<RunRecord> {
     if record.seed.is_none() {
         let meta: checkpoint::CheckpointMeta = atomic::read_json(final_json)?;
         record.seed = Some(meta.options.seed);
         record.scheduled_epochs = Some(meta.options.epochs);
-        record.flops_per_patch = flops_of(model_dir, configuration, &meta)?;
     }
     Ok(record)
 }
 
-/// FLOPs per patch of a trained run's network, from the plans and dataset.json the run
-/// folder holds (see [`crate::flops`]).
+/// FLOPs of one forward pass of a trained run's network on one patch of its plans, built
+/// from the plans and dataset.json the run folder holds as it trained (deep supervision
+/// included), counted on libtorch's dispatcher (`nnunet_networks::flops_per_patch`): any
+/// network, plugin or built in. `None` for a configuration without a patch size.
 fn flops_of(
+    registry: &Registry,
     model_dir: &Path,
     configuration: &str,
     meta: &checkpoint::CheckpointMeta,
+    device: Device,
 ) -> Result<Option<u64>> {
     let plans: nnunet_core::Plans = atomic::read_json(&model_dir.join("plans.json"))?;
     let dataset: nnunet_core::DatasetDescriptor =
@@ -448,13 +461,15 @@ fn flops_of(
         return Ok(None);
     };
     let patch: Vec<i64> = patch.iter().map(|&p| p as i64).collect();
-    let spec = nnunet_networks::network_spec_from_plans(
+    let mut spec = nnunet_networks::network_spec_from_plans(
         &config,
         Some(&dataset),
         None,
         meta.options.deep_supervision,
     )?;
-    crate::flops::flops_per_patch(&meta.network, &spec, &patch)
+    spec.options = meta.network_options.clone();
+    let flops = nnunet_networks::flops_per_patch(registry, &meta.network, &spec, &patch, device)?;
+    Ok(Some(flops.total()))
 }
 
 /// Mean wall time of the logged epochs.

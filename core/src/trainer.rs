@@ -115,6 +115,8 @@ pub struct TrainingOptions {
     pub weight_decay: f64,
     pub momentum: f64,
     pub nesterov: bool,
+    /// AdamW's `betas` (PyTorch's default (0.9, 0.999); Primus trains with (0.9, 0.98)).
+    pub adam_betas: [f64; 2],
     /// Exponent of the poly schedule `lr · (1 − epoch/epochs)^exponent`.
     pub poly_exponent: f64,
     pub grad_clip_norm: f64,
@@ -141,6 +143,7 @@ impl Default for TrainingOptions {
             weight_decay: 3e-5,
             momentum: 0.99,
             nesterov: true,
+            adam_betas: [0.9, 0.999],
             poly_exponent: 0.9,
             grad_clip_norm: 12.0,
             oversample_foreground: 0.33,

@@ -27,7 +27,9 @@ mod unet;
 
 pub use config::{UNetConfig, UNetKind};
 pub use plans_spec::{network_spec_from_plans, num_outputs};
-pub use summary::{NetworkSummary, StageInfo, conv_feature_map_size, summarize};
+pub use summary::{
+    Flops, NetworkSummary, StageInfo, conv_feature_map_size, flops_per_patch, summarize,
+};
 pub use unet::UNet;
 
 use nnunet_core::{ArchitectureSpec, BuiltIn, Error, Plugin, Registry, Result};

@@ -1,11 +1,14 @@
 //! What `nnunet summary` prints: the stages a plans architecture block describes (features,
 //! kernels, strides, depth, output size at the patch), the parameter count and output shapes of
 //! the network actually built (any registered network, plugin or not), and nnU-Net's activation
-//! count estimate (`compute_conv_feature_map_size`, which its planner uses for the VRAM budget).
+//! count estimate (`compute_conv_feature_map_size`, which its planner uses for the VRAM budget),
+//! and the FLOPs of that forward pass, counted on libtorch's dispatcher ([`nnunet_flops`]) so
+//! that a plugin network is counted as well as a built-in one.
 
 use crate::config::{UNetConfig, UNetKind};
 use nnunet_core::tch::{Device, Kind, Tensor, nn};
 use nnunet_core::{Error, NetworkSpec, Registry, Result};
+pub use nnunet_flops::Flops;
 use std::fmt;
 
 /// One encoder or decoder stage.
@@ -36,6 +39,8 @@ pub struct NetworkSummary {
     pub activations: Option<i64>,
     /// Shapes of the forward outputs for a batch of 1, highest resolution first.
     pub output_shapes: Vec<Vec<i64>>,
+    /// FLOPs of that forward pass (one patch, batch 1).
+    pub flops: Flops,
 }
 
 /// nnU-Net's `compute_conv_feature_map_size(input_size)`: the number of activations its conv,
@@ -102,7 +107,8 @@ pub fn stages(config: &UNetConfig, patch_size: &[i64]) -> Vec<StageInfo> {
 }
 
 /// Builds `network` from the registry for `spec` in a fresh store on `device`, counts its
-/// parameters, and runs one forward pass on zeros of shape `(1, in_channels, *patch_size)`.
+/// parameters, and runs one forward pass on zeros of shape `(1, in_channels, *patch_size)`,
+/// counting its FLOPs.
 pub fn summarize(
     registry: &Registry,
     network: &str,
@@ -110,13 +116,6 @@ pub fn summarize(
     patch_size: &[i64],
     device: Device,
 ) -> Result<NetworkSummary> {
-    if patch_size.len() != spec.spatial_dims {
-        return Err(Error::Invalid(format!(
-            "patch size {patch_size:?} has {} axes but the network is {}D",
-            patch_size.len(),
-            spec.spatial_dims
-        )));
-    }
     let ours = match network {
         "PlainConvUNet" => Some(UNetKind::Plain),
         "ResidualEncoderUNet" => Some(UNetKind::ResidualEncoder),
@@ -130,7 +129,54 @@ pub fn summarize(
         None => UNetConfig::from_spec(UNetKind::Plain, spec)
             .or_else(|_| UNetConfig::from_spec(UNetKind::ResidualEncoder, spec))?,
     };
+    let run = forward_once(registry, network, spec, patch_size, device)?;
+    Ok(NetworkSummary {
+        network: network.to_string(),
+        in_channels: spec.in_channels,
+        num_outputs: spec.num_outputs,
+        patch_size: patch_size.to_vec(),
+        stages: stages(&config, patch_size),
+        parameters: run.parameters,
+        activations: ours.map(|c| conv_feature_map_size(&c, patch_size)),
+        output_shapes: run.output_shapes,
+        flops: run.flops,
+    })
+}
 
+/// FLOPs of one forward pass of `network` (built for `spec`, as it trains: with deep
+/// supervision if `spec` asks for it) on one patch of zeros, batch 1, on `device` (the count
+/// does not depend on it).
+pub fn flops_per_patch(
+    registry: &Registry,
+    network: &str,
+    spec: &NetworkSpec,
+    patch_size: &[i64],
+    device: Device,
+) -> Result<Flops> {
+    Ok(forward_once(registry, network, spec, patch_size, device)?.flops)
+}
+
+/// What one counted forward pass of a freshly built network gives.
+struct ForwardRun {
+    parameters: i64,
+    output_shapes: Vec<Vec<i64>>,
+    flops: Flops,
+}
+
+fn forward_once(
+    registry: &Registry,
+    network: &str,
+    spec: &NetworkSpec,
+    patch_size: &[i64],
+    device: Device,
+) -> Result<ForwardRun> {
+    if patch_size.len() != spec.spatial_dims {
+        return Err(Error::Invalid(format!(
+            "patch size {patch_size:?} has {} axes but the network is {}D",
+            patch_size.len(),
+            spec.spatial_dims
+        )));
+    }
     let vs = nn::VarStore::new(device);
     let net = registry.build_network(network, &vs.root(), spec)?;
     let parameters = vs
@@ -140,22 +186,20 @@ pub fn summarize(
         .sum();
     let mut shape = vec![1, spec.in_channels];
     shape.extend_from_slice(patch_size);
-    let outputs = nnunet_core::tch::no_grad(|| {
-        net.forward_t(
-            &Tensor::zeros(shape.as_slice(), (Kind::Float, device)),
-            false,
-        )
-    })?;
-    Ok(NetworkSummary {
-        network: network.to_string(),
-        in_channels: spec.in_channels,
-        num_outputs: spec.num_outputs,
-        patch_size: patch_size.to_vec(),
-        stages: stages(&config, patch_size),
+    let x = Tensor::zeros(shape.as_slice(), (Kind::Float, device));
+    let (outputs, flops) =
+        nnunet_flops::count(|| nnunet_core::tch::no_grad(|| net.forward_t(&x, false)))
+            .map_err(|e| Error::Invalid(format!("{network}: {e}")))?;
+    Ok(ForwardRun {
         parameters,
-        activations: ours.map(|c| conv_feature_map_size(&c, patch_size)),
-        output_shapes: outputs.iter().map(Tensor::size).collect(),
+        output_shapes: outputs?.iter().map(Tensor::size).collect(),
+        flops,
     })
+}
+
+/// `12.35 G` for 12,345,678,901.
+pub fn giga(flops: u64) -> String {
+    format!("{:.2} G", flops as f64 / 1e9)
 }
 
 fn join(v: &[i64]) -> String {
@@ -210,6 +254,15 @@ impl fmt::Display for NetworkSummary {
             )?,
             None => writeln!(f, "activations: n/a for this network")?,
         }
+        writeln!(
+            f,
+            "FLOPs per patch (forward, batch 1): {}FLOPs (convolutions {}, matrix products {}, \
+             attention {})",
+            giga(self.flops.total()),
+            giga(self.flops.convolution),
+            giga(self.flops.matmul),
+            giga(self.flops.attention)
+        )?;
         writeln!(f, "forward outputs (batch 1):")?;
         for shape in &self.output_shapes {
             writeln!(f, "  {shape:?}")?;

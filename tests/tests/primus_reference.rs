@@ -3,7 +3,10 @@
 //! reference's for every size at the Hippocampus patch (40, 56, 40), and Primus-S with every
 //! tensor set to the same fixed weights on both sides computes the reference's output on one
 //! 16×32×16 input with 2 channels to 1e-4 (relative to the output's largest magnitude, at
-//! least 1). Plans Primus cannot serve are refused with the reason.
+//! least 1). Plans Primus cannot serve are refused with the reason. The plugin's `primus`
+//! trainer preset trains as nnU-Net 2.8's Primus trainers: their optimiser settings, gradient
+//! clipping, deep supervision and learning rate at every one of their 1000 epochs, read from
+//! nnU-Net's own trainer class by `tests/fixtures/primus/make_trainer_fixture.py`.
 //!
 //! The fixtures come from `tests/fixtures/primus/make_fixtures.py` (its docstring says how to run
 //! it); the weights are not stored but computed from a hash of each tensor's name
@@ -51,6 +54,59 @@ fn primus_s_matches_the_reference_implementation() {
         !train(0).equal(&train(1)),
         "drop-path is active while training"
     );
+}
+
+#[test]
+fn trainer_preset_trains_as_nnunets_primus_trainers() {
+    let reference = read_json(FIXTURES, "primus_trainer.json");
+    let registry = registry(PLUGIN);
+    let trainer = (registry.trainer("primus").unwrap().make)(&Value::Null).unwrap();
+    let mut options = nnunet_core::TrainingOptions::default();
+    trainer.configure(&mut options).unwrap();
+    let f = |key: &str| reference[key].as_f64().unwrap();
+    assert_eq!(reference["optimizer"], "AdamW");
+    assert_eq!(
+        options.optimizer,
+        nnunet_core::trainer::OptimizerKind::Adamw
+    );
+    assert_eq!(options.initial_lr, f("initial_lr"));
+    assert_eq!(options.weight_decay, f("weight_decay"));
+    assert_eq!(
+        options.adam_betas,
+        [
+            reference["betas"][0].as_f64().unwrap(),
+            reference["betas"][1].as_f64().unwrap()
+        ]
+    );
+    assert_eq!(f("eps"), 1e-8, "our AdamW's eps");
+    assert_eq!(options.grad_clip_norm, f("grad_clip_norm"));
+    assert_eq!(
+        Some(options.deep_supervision),
+        reference["deep_supervision"].as_bool()
+    );
+    assert_eq!(options.epochs as u64, reference["epochs"].as_u64().unwrap());
+    let lrs = reference["lr"].as_array().unwrap();
+    assert_eq!(lrs.len(), options.epochs);
+    for (epoch, lr) in lrs.iter().enumerate() {
+        let (ours, theirs) = (
+            trainer.learning_rate(&options, epoch).unwrap(),
+            lr.as_f64().unwrap(),
+        );
+        assert!(
+            (ours - theirs).abs() <= 1e-12 * theirs,
+            "epoch {epoch}: {ours} vs {theirs}"
+        );
+    }
+    // A shorter warm-up for short budgets; a bad option is refused by name.
+    let short = (registry.trainer("primus").unwrap().make)(&json!({"warmup_epochs": 2})).unwrap();
+    assert_eq!(
+        short.learning_rate(&options, 1).unwrap(),
+        options.initial_lr
+    );
+    let err = (registry.trainer("primus").unwrap().make)(&json!({"warmup": 2}))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("warmup"), "{err}");
 }
 
 #[test]

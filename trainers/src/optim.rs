@@ -28,7 +28,7 @@ impl OptimizerConfig {
             weight_decay: options.weight_decay,
             momentum: options.momentum,
             nesterov: options.nesterov,
-            betas: (0.9, 0.999),
+            betas: (options.adam_betas[0], options.adam_betas[1]),
             eps: 1e-8,
         }
     }

@@ -7,11 +7,16 @@
 //! plans' patch size comes from the host (`NetworkSpec::patch_size`), or the option
 //! `{"patch_size": [z, y, x]}` where the host does not know it; `drop_path_rate`
 //! (default 0.2, the trainers') sets stochastic depth, active only while training.
+//!
+//! Also registers the trainer preset `primus`: nnU-Net 2.8's Primus training (AdamW 3e-4,
+//! weight decay 5e-2, betas (0.9, 0.98), 50 warm-up epochs then poly, gradient norm 1, no deep
+//! supervision; see `trainer`).
 
 mod eva;
 mod model;
 mod patch;
 mod rope;
+mod trainer;
 mod variant;
 
 use nnunet_core::{Plugin, Registry, Result};
@@ -41,7 +46,13 @@ impl Plugin for PrimusPlugin {
                 Ok(Box::new(net))
             })?;
         }
-        Ok(())
+        registry.add_trainer(
+            "primus",
+            "nnU-Net 2.8's Primus training: AdamW lr 3e-4, weight decay 5e-2, betas (0.9, 0.98), \
+             linear warm-up over 50 epochs then poly 0.9, gradient norm 1, no deep supervision \
+             (option: warmup_epochs)",
+            |options| Ok(Box::new(trainer::PrimusTrainer::new(options)?)),
+        )
     }
 }
 
