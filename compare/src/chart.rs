@@ -215,7 +215,7 @@ fn draw_to(path: &Path, columns: &[LabelColumn], rows: &[Row], table: &CaseTable
     )?;
     grouped_bars(
         &panels[3],
-        "GFLOPs per patch (plugin networks: not counted)",
+        "GFLOPs per patch (forward, batch 1)",
         "GFLOPs",
         &labels,
         &single(&|r| Stat::of([r.flops_per_patch.map(|f| f as f64 / 1e9)])),
