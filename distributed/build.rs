@@ -8,12 +8,7 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let lib = nnunet_build::link_libtorch();
-    let root = Path::new(&lib)
-        .parent()
-        .expect("the torch lib folder has a parent")
-        .to_path_buf();
-    // `.libtorch` is a link into the wheel: the nvidia wheels lie beside its target
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let root = nnunet_build::torch_root(&lib);
     let include = root.join("include");
     println!("cargo:rerun-if-changed=cpp");
     let mut build = cc::Build::new();

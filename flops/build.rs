@@ -1,15 +1,9 @@
 //! Compiles `cpp/counter.cpp` against the ATen headers of the torch that torch-sys links
 //! (`<libtorch>/include`).
 
-use std::path::Path;
-
 fn main() {
     let lib = nnunet_build::link_libtorch();
-    let root = Path::new(&lib)
-        .parent()
-        .expect("the torch lib folder has a parent")
-        .to_path_buf();
-    let root = std::fs::canonicalize(&root).unwrap_or(root);
+    let root = nnunet_build::torch_root(&lib);
     println!("cargo:rerun-if-changed=cpp");
     cc::Build::new()
         .cpp(true)

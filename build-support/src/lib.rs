@@ -7,6 +7,7 @@
 //! dependency: only then does cargo hand that build script `DEP_TCH_LIBTORCH_LIB`.
 
 use std::env;
+use std::path::{Path, PathBuf};
 
 /// Emits the link arguments for libtorch; returns the torch `lib/` folder it used.
 ///
@@ -27,4 +28,15 @@ pub fn link_libtorch() -> String {
     println!("cargo:rustc-link-arg=-ltorch");
     println!("cargo:rustc-link-arg=-Wl,--as-needed");
     lib
+}
+
+/// The torch package folder above its `lib/` folder `lib` (as [`link_libtorch`] returns it),
+/// links resolved: C++ shims find the headers in its `include/`, and the nvidia wheels lie
+/// beside its real location (`.libtorch` is a link into the wheel).
+pub fn torch_root(lib: &str) -> PathBuf {
+    let root = Path::new(lib)
+        .parent()
+        .expect("the torch lib folder has a parent")
+        .to_path_buf();
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
