@@ -1,7 +1,7 @@
 //! STU-Net from its run-time plugin is the reference's (uni-medical/STU-Net, nnU-Net 2.2
-//! variant, as `STUNetTrainer_small` / `STUNetTrainer_base` build it from the Hippocampus
+//! variant, as `STUNetTrainer_small` / `_base` / `_large` / `_huge` build it from the Hippocampus
 //! 3d_fullres plans — three pooling strides, padded with [1, 1, 1] to five): parameter counts
-//! equal the reference's for S and B, and STU-Net-S with every tensor set to the same fixed
+//! equal the reference's for S, B and L (H by hand: 1.46 B parameters), and STU-Net-S with every tensor set to the same fixed
 //! weights on both sides computes the reference's five deep-supervision outputs on one
 //! 16×24×16 input to 1e-4 (relative to each output's largest magnitude, at least 1). Plans it
 //! cannot serve are refused with the reason.
@@ -60,9 +60,12 @@ fn stunet_s_matches_the_reference_implementation() {
     assert!(single[0].equal(&outputs[0]));
 }
 
-#[test]
-fn parameter_counts_equal_the_reference_for_s_and_b() {
-    let counts = read_json(FIXTURES, "stunet_counts.json");
+/// The reference counts of `sizes` (the others dropped from the fixture).
+fn check_counts(sizes: &[&str]) {
+    let mut counts = read_json(FIXTURES, "stunet_counts.json");
+    let all = counts["parameters"].as_object_mut().unwrap();
+    assert_eq!(all.len(), 4, "S, B, L and H in the fixture");
+    all.retain(|size, _| sizes.contains(&size.as_str()));
     let registry = registry(PLUGIN);
     let spec = spec(
         &strides(&counts),
@@ -71,6 +74,20 @@ fn parameter_counts_equal_the_reference_for_s_and_b() {
         Value::Null,
     );
     assert_counts(&registry, "stunet", &spec, &counts);
+}
+
+/// L holds 440 M parameters (1.8 GB of float32), built once.
+#[test]
+fn parameter_counts_equal_the_reference_for_s_b_and_l() {
+    check_counts(&["s", "b", "l"]);
+}
+
+/// H holds 1.46 B parameters (5.8 GB of float32): too large for CI, run by hand:
+/// `cargo test --release -p nnunet-tests --test stunet_reference -- --ignored huge`.
+#[test]
+#[ignore]
+fn parameter_count_equals_the_reference_for_huge() {
+    check_counts(&["h"]);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The STU-Net sizes and how a plan becomes an STU-Net, as the reference's nnU-Net 2.2 trainers
-//! (`STUNetTrainer_small`, `STUNetTrainer_base` in uni-medical/STU-Net) build it: six stages of
-//! widths `w·(1, 2, 4, 8, 16, 16)`, 3³ kernels everywhere whatever the plans say, and strides
+//! (`STUNetTrainer_small`, `_base`, `_large`, `_huge` in uni-medical/STU-Net) build it: six
+//! stages of widths `w·(1, 2, 4, 8, 16, 16)` (w = 16, 32, 64, 96) with 1, 1, 2, 3 residual
+//! blocks each, 3³ kernels everywhere whatever the plans say, and strides
 //! taken from the plans' `pool_op_kernel_sizes[1:]` (nnU-Net v2's `arch_kwargs.strides`), cut
 //! to five and padded with `[1, 1, 1]` to five.
 
@@ -10,7 +11,7 @@ use nnunet_core::{Error, NetworkSpec, Result};
 /// One STU-Net size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Variant {
-    /// `s` or `b`.
+    /// `s`, `b`, `l` or `h`.
     pub letter: &'static str,
     /// Width of the first stage.
     pub width: i64,
@@ -18,7 +19,7 @@ pub struct Variant {
     pub depth: usize,
 }
 
-pub const VARIANTS: [Variant; 2] = [
+pub const VARIANTS: [Variant; 4] = [
     Variant {
         letter: "s",
         width: 16,
@@ -28,6 +29,16 @@ pub const VARIANTS: [Variant; 2] = [
         letter: "b",
         width: 32,
         depth: 1,
+    },
+    Variant {
+        letter: "l",
+        width: 64,
+        depth: 2,
+    },
+    Variant {
+        letter: "h",
+        width: 96,
+        depth: 3,
     },
 ];
 
